@@ -1,0 +1,59 @@
+# Living review of inotuzumab ozogamicin in adult ALL.
+# `make help` lists the targets. Everything runs inside .venv, made from requirements.lock.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv lock book test test-fast lint format validate bench release clean system-deps
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml lib/review/pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . -e lib/review
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $@
+
+venv: $(STAMP)  ## create or update the virtual environment (.venv) from requirements.lock
+
+lock:  ## re-pin requirements.lock from requirements.in (then commit both)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet pip-tools
+	$(VENV)/bin/pip-compile --quiet --strip-extras --output-file requirements.lock requirements.in
+
+book: $(STAMP)  ## validate data/, execute every chapter and build the site into _build/html
+	$(PY) -m review build
+
+test: $(STAMP)  ## run the whole test suite (the command CI runs)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)  ## tests without the slow, R and browser ones
+	$(PY) -m pytest -m "not slow and not needs_r and not browser"
+
+lint: $(STAMP)  ## ruff on lib/, tests/, benchmarks/ and the chapters' code cells
+	$(VENV)/bin/ruff check lib tests benchmarks scripts
+	$(VENV)/bin/ruff format --check lib tests benchmarks scripts
+
+format: $(STAMP)  ## format the code with ruff
+	$(VENV)/bin/ruff format lib tests benchmarks scripts
+
+validate: $(STAMP)  ## check data/ against the schema
+	$(PY) -m review validate data
+
+bench: $(STAMP)  ## benchmarks against metafor and pimeta (writes benchmarks/results/)
+	$(PY) -m benchmarks.run
+
+release: $(STAMP)  ## snapshot data and pooled results: make release VERSION=x.y
+	$(PY) -m review release $(VERSION)
+
+system-deps:  ## install R + metafor and Chromium from Debian (needs root)
+	bash scripts/install_system_deps.sh
+
+clean:  ## remove build output (keeps .venv)
+	rm -rf _build build dist

@@ -1,0 +1,1 @@
+"""The living review's own code: data loading and validation, build pipeline, releases."""
