@@ -1,0 +1,108 @@
+"""Time the living-review build: cold, with nothing changed, after one outcome's rows change.
+
+Targets (issue 6): cold build at most 90 s; a rebuild with no change at most 5 s and under
+1/15 of the cold build; a change to one outcome's rows re-executes only the pages that read
+it and takes at most a quarter of the cold build.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/build_bench.py [--data data] [--outcome CR] [--json FILE]
+
+The data folder is copied to a temporary folder first (the benchmark edits the copy), and
+the build goes to a fresh temporary build folder, so the numbers are those of a cold cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {"cold_s": 90.0, "nochange_s": 5.0, "nochange_ratio": 1 / 15, "one_outcome_ratio": 0.25}
+
+
+def build(data: Path, out: Path) -> tuple[float, str]:
+    """Run ``python -m review build`` once; return (seconds, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "review", "build", "--data", str(data), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"build failed:\n{proc.stdout}\n{proc.stderr}")
+    return seconds, proc.stdout
+
+
+def change_one_row(data: Path, outcome: str) -> str:
+    """Lower by one the events of the first primary row of ``outcome`` that has any."""
+    path = data / "outcomes.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, list(reader)
+    for row in rows:
+        if (
+            row["outcome"] == outcome
+            and row["primary"] == "true"
+            and row["events"] not in ("", "0")
+        ):
+            row["events"] = str(int(row["events"]) - 1)
+            with open(path, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(rows)
+            return row["study_id"]
+    raise SystemExit(f"no primary row of {outcome} with events to change")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "data")
+    parser.add_argument("--outcome", default="CR", help="outcome whose rows are changed")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="build-bench-") as tmp:
+        data, out = Path(tmp) / "data", Path(tmp) / "_build"
+        shutil.copytree(args.data, data, ignore=shutil.ignore_patterns("releases"))
+        cold, _ = build(data, out)
+        nochange, _ = build(data, out)
+        study = change_one_row(data, args.outcome)
+        one, log = build(data, out)
+    ran = re.findall(r"^\s+run\s+(\S+)", log, flags=re.M)
+    figures = {
+        "cold_s": round(cold, 1),
+        "nochange_s": round(nochange, 2),
+        "one_outcome_s": round(one, 1),
+        "nochange_ratio": round(nochange / cold, 3),
+        "one_outcome_ratio": round(one / cold, 3),
+        "changed": f"{args.outcome} events of {study}",
+        "reexecuted": ran,
+    }
+    checks = {
+        "cold <= 90 s": cold <= TARGETS["cold_s"],
+        "no change <= 5 s and < 1/15 of cold": nochange <= TARGETS["nochange_s"]
+        and nochange / cold < TARGETS["nochange_ratio"],
+        "one outcome <= 1/4 of cold": one / cold <= TARGETS["one_outcome_ratio"],
+    }
+    for key, value in figures.items():
+        print(f"{key:>18}: {value}")
+    for name, ok in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {name}")
+    if args.json:
+        args.json.write_text(json.dumps({**figures, "checks": checks}, indent=1) + "\n")
+    return 0 if all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Input checks shared by the public functions.
+
+Every check raises :class:`ValueError` with a message that names the offending study by
+its position (0-based index) and its label, and quotes the value, so that a bad row in a
+data table can be found at once. The checks run once per public call; the engine
+(:mod:`metaprop._engine`) trusts its inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+MEASURES = ("PR", "PLO", "PAS", "PFT")
+"""Outcome measures for single proportions (metafor's codes)."""
+
+SCALES = ("identity", "logit", "cloglog", "arcsine")
+"""Generic scales for :func:`metaprop.meta_analysis` (``transform=``)."""
+
+METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB")
+"""Canonical estimator codes for tau^2."""
+
+METHOD_ALIASES = {"EE": "FE", "CE": "FE"}
+"""metafor's equal-effects and common-effect codes are the fixed-effect model here."""
+
+TESTS = ("z", "knha", "adhoc")
+"""Tests for the pooled estimate."""
+
+TO_OPTIONS = ("only0", "all", "if0all", "none")
+"""Which studies receive the continuity correction (metafor's ``to``)."""
+
+
+def check_choice(value: str, allowed: Sequence[str], name: str) -> str:
+    """Return ``value`` if it is one of ``allowed``, else raise a ValueError naming both."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+    return value
+
+
+def canonical_method(method: str) -> str:
+    """Map a method code (or alias EE/CE) to its canonical code, or raise ValueError."""
+    if isinstance(method, str) and method in METHOD_ALIASES:
+        return METHOD_ALIASES[method]
+    return check_choice(method, METHODS, "method")
+
+
+def check_level(level: float) -> float:
+    """Confidence level as a fraction in (0, 1); 95 is read as 0.95 (as metafor does)."""
+    level = float(level)
+    if 1.0 < level < 100.0:
+        level /= 100.0
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie in (0, 1) (or (1, 100) as a percentage), got {level!r}")
+    return level
+
+
+def make_labels(labels, k: int) -> tuple[str, ...]:
+    """Study labels as a tuple of strings; ``Study 1`` ... ``Study k`` when not given."""
+    if labels is None:
+        return tuple(f"Study {i + 1}" for i in range(k))
+    out = tuple(str(x) for x in _array1d(labels, "labels").tolist())
+    if len(out) != k:
+        raise ValueError(f"length mismatch: {k} studies but {len(out)} labels")
+    return out
+
+
+def _array1d(values, name: str) -> np.ndarray:
+    """A 1-D array of the input (a scalar is one study); strings and 2-D input are refused."""
+    if isinstance(values, str | bytes):
+        raise ValueError(f"{name}: expected a sequence of values, got the string {values!r}")
+    arr = np.asarray(values)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim > 1:
+        raise ValueError(f"{name}: expected a one-dimensional sequence, got shape {arr.shape}")
+    return arr
+
+
+def _where(i: int, labels: tuple[str, ...]) -> str:
+    return f"study at index {i} ({labels[i]!r})"
+
+
+def _float_array(values, name: str, labels: tuple[str, ...]) -> np.ndarray:
+    try:
+        out = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        out = None
+    if out is not None and out.ndim == 1:
+        return out
+    # slow path, only to name the value that does not convert
+    out = np.empty(len(values), dtype=float)
+    for i, x in enumerate(values.tolist() if isinstance(values, np.ndarray) else values):
+        try:
+            out[i] = float(x)
+        except (TypeError, ValueError):
+            raise ValueError(f"{_where(i, labels)}: {name} is not a number: {x!r}") from None
+    return out
+
+
+def check_counts(events, totals, labels=None) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Validate event counts and totals.
+
+    Parameters
+    ----------
+    events, totals : array-like of int
+        Number of events and number of participants per study.
+    labels : array-like of str, optional
+        Study labels, used in error messages and results.
+
+    Returns
+    -------
+    events, totals : ndarray of int64
+    labels : tuple of str
+
+    Raises
+    ------
+    ValueError
+        For k = 0, a length mismatch, or a study whose count is NaN, negative,
+        non-integer, has totals 0, or has more events than totals; the message names the
+        study (index and label) and the value.
+    """
+    if totals is None:
+        raise ValueError("totals are required (number of participants per study)")
+    ev_raw, n_raw = _array1d(events, "events"), _array1d(totals, "totals")
+    k = ev_raw.shape[0]
+    if k == 0:
+        raise ValueError("no studies: k = 0")
+    if n_raw.shape[0] != k:
+        raise ValueError(f"length mismatch: {k} events but {n_raw.shape[0]} totals")
+    labs = make_labels(labels, k)
+    if ev_raw.dtype.kind in "iu" and n_raw.dtype.kind in "iu":
+        # integer input: only the order checks remain
+        if np.all((ev_raw >= 0) & (ev_raw <= n_raw) & (n_raw > 0)):
+            return ev_raw.astype(np.int64), n_raw.astype(np.int64), labs
+    ev = _float_array(ev_raw, "events", labs)
+    n = _float_array(n_raw, "totals", labs)
+    with np.errstate(invalid="ignore"):
+        fine = np.all(np.isfinite(ev) & np.isfinite(n) & (ev >= 0) & (ev <= n) & (n > 0))
+        fine = fine and np.all(ev == np.floor(ev)) and np.all(n == np.floor(n))
+    if fine:
+        return ev.astype(np.int64), n.astype(np.int64), labs
+    for name, arr in (("events", ev), ("totals", n)):
+        for i, x in enumerate(arr):
+            if np.isnan(x):
+                raise ValueError(f"{_where(i, labs)}: {name} is missing (NaN)")
+            if not np.isfinite(x):
+                raise ValueError(f"{_where(i, labs)}: {name} is not finite ({x!r})")
+            if x < 0:
+                raise ValueError(f"{_where(i, labs)}: {name} is negative ({_fmt(x)})")
+            if x != np.floor(x):
+                raise ValueError(f"{_where(i, labs)}: {name} is not an integer ({_fmt(x)})")
+    for i in range(k):
+        if n[i] == 0:
+            raise ValueError(f"{_where(i, labs)}: totals is 0 (a proportion needs totals > 0)")
+        if ev[i] > n[i]:
+            raise ValueError(f"{_where(i, labs)}: events ({_fmt(ev[i])}) > totals ({_fmt(n[i])})")
+    return ev.astype(np.int64), n.astype(np.int64), labs
+
+
+def check_effects(
+    yi, vi=None, sei=None, labels=None
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Validate generic effect sizes and their sampling variances (or standard errors).
+
+    Exactly one of ``vi`` and ``sei`` must be given; variances must be finite and > 0
+    (``vi = sei**2``).
+
+    Raises
+    ------
+    ValueError
+        For k = 0, a length mismatch, a NaN or infinite value, or a variance (standard
+        error) that is not positive; the message names the study and the value.
+    """
+    if (vi is None) == (sei is None):
+        raise ValueError("give exactly one of vi (sampling variances) and sei (standard errors)")
+    y_seq = _array1d(yi, "yi")
+    k = len(y_seq)
+    if k == 0:
+        raise ValueError("no studies: k = 0")
+    second, name = (vi, "vi") if vi is not None else (sei, "sei")
+    s_seq = _array1d(second, name)
+    if len(s_seq) != k:
+        raise ValueError(f"length mismatch: {k} yi but {len(s_seq)} {name}")
+    labs = make_labels(labels, k)
+    y = _float_array(y_seq, "yi", labs)
+    s = _float_array(s_seq, name, labs)
+    if np.all(np.isfinite(y) & np.isfinite(s) & (s > 0)):
+        return y, (s if vi is not None else s * s), labs
+    for i in range(k):
+        if not np.isfinite(y[i]):
+            raise ValueError(f"{_where(i, labs)}: yi is not finite ({y[i]!r})")
+        if not np.isfinite(s[i]):
+            raise ValueError(f"{_where(i, labs)}: {name} is not finite ({s[i]!r})")
+        if s[i] <= 0:
+            raise ValueError(f"{_where(i, labs)}: {name} must be > 0, got {_fmt(s[i])}")
+    v = s if vi is not None else s * s
+    return y, v, labs
+
+
+def check_ni(ni, k: int, labels: tuple[str, ...]) -> np.ndarray | None:
+    """Validate optional sample sizes (used by the PFT back-transformation)."""
+    if ni is None:
+        return None
+    n_seq = _array1d(ni, "ni")
+    if len(n_seq) != k:
+        raise ValueError(f"length mismatch: {k} studies but {len(n_seq)} ni")
+    n = _float_array(n_seq, "ni", labels)
+    for i, x in enumerate(n):
+        if not np.isfinite(x) or x <= 0:
+            raise ValueError(f"{_where(i, labels)}: ni must be a positive number, got {x!r}")
+    return n
+
+
+def frame_columns(data, **columns):
+    """Pull the named columns out of a DataFrame (``None`` names are passed through).
+
+    Raises
+    ------
+    ValueError
+        If a name is not a column of ``data``.
+    """
+    out = {}
+    for role, col in columns.items():
+        if col is None:
+            out[role] = None
+            continue
+        if not isinstance(col, str):
+            raise ValueError(f"with data=, {role} must be a column name, got {type(col).__name__}")
+        if col not in data.columns:
+            raise ValueError(
+                f"column {col!r} (for {role}) not found; columns are {list(data.columns)}"
+            )
+        out[role] = data[col].to_numpy()
+    return out
+
+
+def is_frame(obj) -> bool:
+    """True for a pandas DataFrame (checked without importing pandas)."""
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns")
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))

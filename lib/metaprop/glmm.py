@@ -1,0 +1,469 @@
+"""Random-intercept logistic (binomial-normal) model for single proportions.
+
+The exact-likelihood alternative to pooling logits: each study's event count is binomial
+with a study-specific logit drawn from a normal distribution, and the normal random
+effect is integrated out with adaptive Gauss-Hermite quadrature, as metafor's
+``rma.glmm(measure="PLO", method="ML")`` asks of ``lme4::glmer(nAGQ = 7)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special
+
+from metaprop._validation import check_counts, check_level, frame_columns, is_frame
+from metaprop.effects import escalc
+from metaprop.results import Interval, MetaResult
+
+__all__ = ["meta_prop_glmm"]
+
+N_AGQ = 7
+"""Quadrature points per study (metafor's default ``nAGQ = 7``)."""
+
+_NODES, _W = np.polynomial.hermite_e.hermegauss(N_AGQ)
+_WEIGHTS = _W / _W.sum()  # probabilists' Gauss-Hermite rule for the N(0, 1) density
+_LOG_WEIGHTS = np.log(_WEIGHTS)
+_HALF_Z2 = 0.5 * _NODES**2
+
+_MODE_TOL = 1e-10  # a Newton step this small leaves an error of ~1e-20
+_MODE_MAXITER = 200
+_TAU2_MAX = 1e3  # sd of 30 logits: no finite maximum in practice (separated studies)
+
+
+@dataclass(frozen=True)
+class GlmmFit:
+    """Plain numbers of a binomial-normal fit (what :func:`meta_prop_glmm` builds on).
+
+    Attributes
+    ----------
+    beta, se : float
+        Pooled logit and its standard error (inverse Hessian over (tau, beta)).
+    tau2 : float
+        Between-study variance of the logits.
+    loglik : float
+        Maximised marginal log-likelihood (with binomial coefficients).
+    qe_wald, qe_lrt : float
+        Wald and likelihood-ratio tests of the saturated against the common-proportion
+        logistic model, each on ``k - 1`` degrees of freedom.
+    i2, h2 : float
+        I^2 (percent) and H^2 from tau2 and the typical within-study variance.
+    vt : float
+        Typical within-study variance of the escalc logits.
+
+    A fit that does not converge raises ValueError instead of returning.
+    """
+
+    beta: float
+    se: float
+    tau2: float
+    loglik: float
+    qe_wald: float
+    qe_lrt: float
+    i2: float
+    h2: float
+    vt: float
+
+
+def _modes(beta, tau, x, n, u0):
+    """Conditional modes of the random effects (safeguarded Newton, all studies at once).
+
+    Solves :math:`g(u)=\\tau(x-n\\,\\mathrm{expit}(\\beta+\\tau u)) - u = 0`, the score of
+    the penalised log-likelihood :math:`x\\eta-n\\log(1+e^\\eta)-u^2/2`. ``g`` decreases
+    strictly, and the root lies in :math:`[-\\tau(n-x), \\tau x]`; Newton steps that leave
+    the current bracket are replaced by bisection.
+    """
+    lo = -tau * (n - x) - 1e-12
+    hi = tau * x + 1e-12
+    u = np.clip(u0, lo, hi)
+    for _ in range(_MODE_MAXITER):
+        mu = special.expit(beta + tau * u)
+        g = tau * (x - n * mu) - u
+        lo = np.where(g > 0, u, lo)
+        hi = np.where(g < 0, u, hi)
+        step = g / (1.0 + tau * tau * n * mu * (1.0 - mu))
+        small = np.abs(step) <= _MODE_TOL * (1.0 + np.abs(u))
+        new = u + step
+        out = ~small & ((new <= lo) | (new >= hi))
+        u = np.where(out, 0.5 * (lo + hi), new)
+        if small.all():
+            return u
+    raise ValueError("the conditional modes of the random effects did not converge")
+
+
+def _h(eta, u, x, n):
+    # penalised conditional log-likelihood x*eta - n*log(1 + e^eta) - u^2/2
+    return x * eta - n * np.logaddexp(0.0, eta) - 0.5 * u * u
+
+
+def _loglik(beta, tau, x, n, logc, u0):
+    """Marginal log-likelihood by adaptive Gauss-Hermite quadrature, and its gradient.
+
+    Returns ``(loglik, d/dbeta, d/dtau, modes)``. The gradient is the exact derivative of
+    the quadrature approximation (the mode and the scale move with the parameters:
+    implicit differentiation of the mode equation).
+    """
+    u_hat = _modes(beta, tau, x, n, u0)
+    eta_hat = beta + tau * u_hat
+    mu_hat = special.expit(eta_hat)
+    s = n * mu_hat * (1.0 - mu_hat)
+    d = 1.0 + tau * tau * s
+    sigma = 1.0 / np.sqrt(d)
+    # nodes u_j = u_hat + sigma z_j, shape (k, 7)
+    u = u_hat[:, None] + sigma[:, None] * _NODES
+    eta = beta + tau * u
+    h0 = _h(eta_hat, u_hat, x, n)
+    a = _h(eta, u, x[:, None], n[:, None]) - h0[:, None] + _HALF_Z2 + _LOG_WEIGHTS
+    amax = a.max(axis=1)
+    e = np.exp(a - amax[:, None])
+    ssum = e.sum(axis=1)
+    # Liu & Pierce 1994: L_i = sigma_i sum_j w_j exp(h(u_j) + z_j^2/2)
+    ll = float(np.sum(logc + np.log(sigma) + h0 + amax + np.log(ssum)))
+
+    pi = e / ssum[:, None]
+    resid = x[:, None] - n[:, None] * special.expit(eta)
+    dh_du = tau * resid - u
+    # implicit derivatives of the mode and of the scale sigma = (1 + tau^2 s)^(-1/2)
+    r_hat = x - n * mu_hat
+    du_db = -tau * s / d
+    du_dt = (r_hat - tau * s * u_hat) / d
+    ds_deta = s * (1.0 - 2.0 * mu_hat)
+    dd_db = tau * tau * ds_deta * (1.0 + tau * du_db)
+    dd_dt = 2.0 * tau * s + tau * tau * ds_deta * (u_hat + tau * du_dt)
+    dsig_db = -0.5 * sigma / d * dd_db
+    dsig_dt = -0.5 * sigma / d * dd_dt
+    g_b = -0.5 * dd_db / d + np.sum(
+        pi * (resid + dh_du * (du_db[:, None] + _NODES * dsig_db[:, None])), axis=1
+    )
+    g_t = -0.5 * dd_dt / d + np.sum(
+        pi * (resid * u + dh_du * (du_dt[:, None] + _NODES * dsig_dt[:, None])), axis=1
+    )
+    return ll, float(g_b.sum()), float(g_t.sum()), u_hat
+
+
+class _Objective:
+    """Negative log-likelihood over (beta, tau^2) with warm-started modes."""
+
+    def __init__(self, x, n):
+        self.x, self.n = x, n
+        self.logc = special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1)
+        self.u = np.zeros_like(x)
+
+    def value_and_grad(self, par):
+        beta, v = float(par[0]), max(float(par[1]), 0.0)
+        tau = np.sqrt(v)
+        ll, g_b, g_t, self.u = _loglik(beta, tau, self.x, self.n, self.logc, self.u)
+        if tau > 1e-6:
+            g_v = g_t / (2.0 * tau)
+        else:
+            # limit tau -> 0: d loglik / d tau^2 = sum((x - n mu)^2 - n mu (1 - mu)) / 2
+            mu = special.expit(beta)
+            g_v = 0.5 * float(np.sum((self.x - self.n * mu) ** 2 - self.n * mu * (1 - mu)))
+        return -ll, np.array([-g_b, -g_v])
+
+    def grad_beta_tau(self, beta, tau):
+        _, g_b, g_t, _ = _loglik(beta, tau, self.x, self.n, self.logc, self.u)
+        return np.array([g_b, g_t])
+
+
+def _start(x, n):
+    """Starting values: pooled logit of the sum, DerSimonian-Laird tau^2 of the logits."""
+    xa = np.where((x == 0) | (x == n), x + 0.5, x)
+    na = np.where((x == 0) | (x == n), n + 1.0, n)
+    y = np.log(xa / (na - xa))
+    w = 1.0 / (1.0 / xa + 1.0 / (na - xa))
+    yw = np.sum(w * y) / np.sum(w)
+    q = np.sum(w * (y - yw) ** 2)
+    c = np.sum(w) - np.sum(w * w) / np.sum(w)
+    tau2 = max(0.0, (q - (len(x) - 1)) / c) if c > 0 else 0.0
+    beta = np.log(x.sum() / (n.sum() - x.sum()))
+    return beta, max(tau2, 0.05)
+
+
+def _hessian(obj, beta, tau):
+    """Hessian of the log-likelihood over (tau, beta), central differences of the gradient.
+
+    lme4 reports ``vcov`` from the Hessian of the deviance over (theta, beta) (theta = tau
+    for a binomial model); step 1e-4 as lme4's ``deriv12``, shortened at the tau = 0 bound.
+    """
+    delta = 1e-4
+    hess = np.empty((2, 2))
+    up = delta
+    down = min(delta, tau)
+    g_hi = obj.grad_beta_tau(beta, tau + up)[::-1]  # order (tau, beta)
+    g_lo = obj.grad_beta_tau(beta, tau - down)[::-1]
+    hess[0] = (g_hi - g_lo) / (up + down)
+    g_hi = obj.grad_beta_tau(beta + delta, tau)[::-1]
+    g_lo = obj.grad_beta_tau(beta - delta, tau)[::-1]
+    hess[1] = (g_hi - g_lo) / (2 * delta)
+    return 0.5 * (hess + hess.T)
+
+
+def _heterogeneity_tests(x, n):
+    """Wald and likelihood-ratio tests of the saturated logistic model (k - 1 df).
+
+    Notes
+    -----
+    The saturated model gives each study its own logit; the reduced model a common one.
+    The Wald statistic of the k - 1 study contrasts equals Cochran's Q of the maximum
+    likelihood logits with weights :math:`n_i\\hat p_i(1-\\hat p_i)`; a study with 0 or
+    :math:`n_i` events has weight 0 in the limit (its logit diverges, its information
+    vanishes), which is the value ``glm`` approaches. The likelihood-ratio statistic is
+    :math:`2[\\ell(\\hat p_1..\\hat p_k) - \\ell(\\bar p)]` with :math:`\\bar p=\\sum x/\\sum n`.
+    """
+    p = x / n
+    inner = (x > 0) & (x < n)
+    w = np.where(inner, n * p * (1 - p), 0.0)
+    if w.sum() > 0:
+        yl = np.log(np.where(inner, x, 1.0) / np.where(inner, n - x, 1.0))
+        ybar = np.sum(w * yl) / w.sum()
+        wald = float(np.sum(w * (yl - ybar) ** 2))
+    else:
+        wald = 0.0
+    pbar = x.sum() / n.sum()
+    ll_sat = np.sum(special.xlogy(x, p) + special.xlogy(n - x, 1 - p))
+    ll_fe = np.sum(special.xlogy(x, pbar) + special.xlogy(n - x, 1 - pbar))
+    return max(wald, 0.0), max(float(2 * (ll_sat - ll_fe)), 0.0)
+
+
+def _typical_variance(x, n):
+    """Typical within-study variance of the escalc logits (metafor rma.glmm, i2def "1").
+
+    :math:`v_t = (k-1)/\\mathrm{tr}(P)`, :math:`\\mathrm{tr}(P)=\\sum w_i-\\sum w_i^2/\\sum w_i`,
+    :math:`w_i=1/v_i`, with :math:`v_i = 1/x_i + 1/(n_i-x_i)` after adding 1/2 to both cells
+    of a study with 0 or :math:`n_i` events (escalc defaults).
+    """
+    zero = (x == 0) | (x == n)
+    xa = np.where(zero, x + 0.5, x)
+    ma = np.where(zero, n - x + 0.5, n - x)
+    w = 1.0 / (1.0 / xa + 1.0 / ma)
+    return (len(x) - 1) / (w.sum() - np.sum(w * w) / w.sum())
+
+
+def fit_glmm(events, totals) -> GlmmFit:
+    """Fit the random-intercept logistic model to validated counts (plain numbers).
+
+    Parameters
+    ----------
+    events, totals : ndarray of int
+        Validated counts (see :func:`meta_prop_glmm` for the checks).
+
+    Returns
+    -------
+    GlmmFit
+
+    Raises
+    ------
+    ValueError
+        k < 2, all studies with 0 events or all with only events (no finite maximum), or
+        an optimiser that does not converge.
+    """
+    x = np.asarray(events, dtype=float)
+    n = np.asarray(totals, dtype=float)
+    k = len(x)
+    if k < 2:
+        raise ValueError(
+            "the binomial-normal GLMM needs at least 2 studies to estimate the between-study "
+            "variance; with one study use meta_prop(..., method='FE') or study_ci()"
+        )
+    if x.sum() == 0 or x.sum() == n.sum():
+        which = "0 events" if x.sum() == 0 else "only events (events == totals)"
+        raise ValueError(
+            f"every study has {which}: the logistic likelihood has no finite maximum "
+            "(complete separation); pool with meta_prop(..., measure='PFT') or report the "
+            "exact binomial interval of the summed counts instead"
+        )
+    obj = _Objective(x, n)
+    beta0, v0 = _start(x, n)
+    opt = optimize.minimize(
+        obj.value_and_grad,
+        np.array([beta0, v0]),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(None, None), (0.0, None)],
+        options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500},
+    )
+    beta, tau2 = float(opt.x[0]), float(max(opt.x[1], 0.0))
+    if tau2 > _TAU2_MAX:
+        raise ValueError(
+            f"the between-study variance of the logits diverges (tau^2 = {tau2:.3g}): the "
+            "studies are separated (some with no events, some with only events), and the "
+            "binomial-normal likelihood has no finite maximum; use meta_prop(..., "
+            "measure='PFT') or report the studies separately"
+        )
+    grad_ok = abs(opt.jac[0]) < 1e-5 and (abs(opt.jac[1]) < 1e-5 or tau2 == 0.0)
+    if not (np.isfinite(opt.fun) and (opt.success or grad_ok)):
+        raise ValueError(
+            f"the GLMM likelihood did not converge ({opt.message}); the data may be nearly "
+            "separated (almost all studies with 0 or only events): try meta_prop(..., "
+            "measure='PFT') instead"
+        )
+    if abs(beta) > 30:
+        raise ValueError(
+            f"the pooled logit diverges (beta = {beta:.1f}): the data are quasi-separated; "
+            "try meta_prop(..., measure='PFT') instead"
+        )
+    tau = np.sqrt(tau2)
+    se = _standard_error(obj, beta, tau)
+    wald, lrt = _heterogeneity_tests(x, n)
+    vt = _typical_variance(x, n)
+    return GlmmFit(
+        beta=beta,
+        se=se,
+        tau2=tau2,
+        loglik=-float(opt.fun),
+        qe_wald=wald,
+        qe_lrt=lrt,
+        i2=100.0 * tau2 / (vt + tau2),
+        h2=tau2 / vt + 1.0,
+        vt=vt,
+    )
+
+
+def _standard_error(obj, beta, tau):
+    """SE of beta: the beta block of the inverse Hessian over (tau, beta), as lme4.
+
+    At tau = 0 (or a Hessian that is not negative definite, where lme4 falls back to the
+    penalised least-squares variance), the variance is
+    :math:`1/\\sum_i W_i/(1+\\tau^2W_i)` with :math:`W_i=n_i\\mu_i(1-\\mu_i)` at the
+    conditional modes.
+    """
+    if tau > 0:
+        hess = _hessian(obj, beta, tau)
+        if np.all(np.isfinite(hess)) and np.all(np.linalg.eigvalsh(-hess) > 0):
+            cov = np.linalg.inv(-hess)
+            return float(np.sqrt(cov[1, 1]))
+    u = _modes(beta, tau, obj.x, obj.n, obj.u)
+    mu = special.expit(beta + tau * u)
+    w = obj.n * mu * (1 - mu)
+    return float(1.0 / np.sqrt(np.sum(w / (1 + tau * tau * w))))
+
+
+def meta_prop_glmm(events, totals=None, *, data=None, labels=None, level=0.95):
+    """Pool proportions with the random-intercept logistic (binomial-normal) model.
+
+    Parameters
+    ----------
+    events, totals : array-like of int or str
+        Events and participants per study, or column names when ``data`` is given.
+    data : pandas.DataFrame, optional
+        Table holding the columns named by ``events``, ``totals`` and ``labels``.
+    labels : array-like of str or str, optional
+        Study labels (or a column name with ``data``).
+    level : float, default 0.95
+        Confidence level of the CI and the prediction interval.
+
+    Returns
+    -------
+    MetaResult
+        ``method="GLMM"``, ``measure="PLO"``; ``estimate_t`` is the pooled logit,
+        ``se_t`` its standard error, ``tau2`` the variance of the study logits, ``q`` the
+        Wald test of heterogeneity (the likelihood-ratio test is in ``notes``), ``ci`` the
+        Wald (z) interval and ``pi`` the prediction interval
+        :math:`\\hat\\beta\\pm z\\sqrt{SE^2+\\hat\\tau^2}`, both back-transformed.
+        ``weights`` are NaN: metafor defines no study weights for this model.
+
+    Raises
+    ------
+    ValueError
+        Bad counts (named by study), k < 2, complete separation (every study with 0
+        events, or every study with only events) or no convergence; each message says
+        what to use instead.
+
+    Notes
+    -----
+    Study :math:`i` has :math:`x_i\\sim\\mathrm{Bin}(n_i,\\mathrm{expit}(\\beta+\\tau u_i))`
+    with :math:`u_i\\sim N(0,1)`. The marginal likelihood
+    :math:`\\prod_i\\int \\mathrm{Bin}(x_i)\\,\\phi(u)\\,du` is approximated per study by
+    7-point adaptive Gauss-Hermite quadrature centred at the conditional mode
+    :math:`\\hat u_i` and scaled by
+    :math:`\\sigma_i=(1+\\tau^2n_i\\hat\\mu_i(1-\\hat\\mu_i))^{-1/2}` (Liu & Pierce 1994),
+    and maximised over :math:`(\\beta,\\tau^2\\ge0)` with analytic gradients. ``se_t``
+    is taken from the inverse Hessian over :math:`(\\tau,\\beta)` jointly, as ``lme4``
+    reports it. I^2 uses the typical within-study variance of the logits from
+    ``escalc`` (as ``rma.glmm``).
+
+    References
+    ----------
+    Liu Q, Pierce DA (1994). A note on Gauss-Hermite quadrature. Biometrika 81:624-629.
+    doi:10.1093/biomet/81.3.624
+
+    Stijnen T, Hamza TH, Ozdemir P (2010). Random effects meta-analysis of event outcome
+    in the framework of the generalized linear mixed model with applications in sparse
+    data. Stat Med 29:3046-3067. doi:10.1002/sim.4040
+
+    Bates D, Maechler M, Bolker B, Walker S (2015). Fitting linear mixed-effects models
+    using lme4. J Stat Softw 67(1):1-48. doi:10.18637/jss.v067.i01
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop_glmm([16, 10, 4, 43, 10], [17, 12, 8, 58, 10])
+    >>> res.method
+    'GLMM'
+    """
+    level = check_level(level)
+    if is_frame(data):
+        cols = frame_columns(data, events=events, totals=totals, labels=labels)
+        events, totals, labels = cols["events"], cols["totals"], cols["labels"]
+    x, n, labs = check_counts(events, totals, labels)
+    fit = fit_glmm(x, n)
+    return _result(fit, x, n, labs, level)
+
+
+def _result(fit: GlmmFit, x, n, labs, level) -> MetaResult:
+    """Report a GLMM fit as a :class:`MetaResult` (z intervals, PLO scale)."""
+    es = escalc(x, n, measure="PLO")
+    z = float(special.ndtri(0.5 + level / 2))
+    ci_t = Interval(fit.beta - z * fit.se, fit.beta + z * fit.se)
+    half = z * np.sqrt(fit.se**2 + fit.tau2)
+    pi_t = Interval(fit.beta - half, fit.beta + half)
+    k = len(x)
+    stat = fit.beta / fit.se
+    q_p = float(special.chdtrc(k - 1, fit.qe_wald))
+    lrt_p = float(special.chdtrc(k - 1, fit.qe_lrt))
+    notes = (
+        f"heterogeneity: Wald QE({k - 1}) = {fit.qe_wald:.4f} (reported as q), "
+        f"likelihood-ratio QE({k - 1}) = {fit.qe_lrt:.4f}, p = {lrt_p:.4g}",
+        "study weights are not defined for the GLMM (as in metafor): weights are NaN",
+        "I^2 uses the typical within-study variance of the escalc logits",
+    )
+    return MetaResult(
+        yi=es.yi,
+        vi=es.vi,
+        events=x,
+        totals=n,
+        labels=labs,
+        measure="PLO",
+        transform="PLO",
+        ni=n.astype(float),
+        method="GLMM",
+        method_requested="GLMM",
+        test="z",
+        level=level,
+        add=es.add,
+        to=es.to,
+        k=k,
+        estimate_t=fit.beta,
+        se_t=fit.se,
+        ci_t=ci_t,
+        pi_t=pi_t,
+        statistic=stat,
+        pvalue=float(2.0 * special.ndtr(-abs(stat))),
+        df=None,
+        tau2=fit.tau2,
+        se_tau2=np.nan,
+        i2=fit.i2,
+        h2=fit.h2,
+        q=fit.qe_wald,
+        q_df=k - 1,
+        q_pvalue=q_p,
+        typical_vi=fit.vt,
+        weights=np.full(k, np.nan),
+        estimate=float(special.expit(fit.beta)),
+        ci=Interval(float(special.expit(ci_t.low)), float(special.expit(ci_t.high))),
+        pi=Interval(float(special.expit(pi_t.low)), float(special.expit(pi_t.high))),
+        converged=True,  # fit_glmm raises when the optimiser fails
+        notes=notes,
+    )

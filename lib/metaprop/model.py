@@ -1,0 +1,389 @@
+"""Fitting: :func:`meta_prop` (counts) and :func:`meta_analysis` (generic effect sizes)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from metaprop import _validation as val
+from metaprop._engine import FitArrays, fit_arrays
+from metaprop.effects import _DEFAULT_ADD, EffectSizes, _counts_to_effects, _resolve_counts
+from metaprop.results import Interval, MetaResult
+from metaprop.transforms import back_transform
+
+__all__ = ["meta_analysis", "meta_prop"]
+
+_SCALE_CHOICES = val.SCALES + val.MEASURES
+
+
+def meta_prop(
+    xi=None,
+    ni=None,
+    /,
+    *,
+    events=None,
+    totals=None,
+    data=None,
+    labels=None,
+    measure: str = "PLO",
+    method: str = "REML",
+    test: str = "z",
+    level: float = 0.95,
+    add: float | None = None,
+    to: str = "only0",
+    tol: float = 1e-10,
+    maxiter: int = 1000,
+) -> MetaResult:
+    """Meta-analysis of single proportions from event counts (metafor ``escalc`` + ``rma``).
+
+    Parameters
+    ----------
+    xi, ni : array-like of int or DataFrame, optional
+        Events and totals, positionally: ``meta_prop(events, totals)``. A DataFrame as
+        the first argument is the same as ``data=``: ``meta_prop(df, events="x",
+        totals="n", labels="study")``.
+    events, totals : array-like or str, optional
+        Events and totals by keyword; column names when a DataFrame is given.
+    data : DataFrame, optional
+        Table holding the named columns.
+    labels : array-like of str or str, optional
+        Study labels (a column name with a DataFrame).
+    measure : {"PLO", "PR", "PAS", "PFT"}
+        Analysis scale: logit (default), raw, arcsine square root, Freeman-Tukey.
+    method : {"REML", "DL", "ML", "PM", "HE", "SJ", "HS", "EB", "FE", "EE", "CE"}
+        Estimator of tau^2; FE (alias EE, CE) is the fixed-effect model.
+    test : {"z", "knha", "adhoc"}
+        Normal test, Hartung-Knapp(-Sidik-Jonkman) with t(k-1), or Hartung-Knapp with
+        the ad hoc floor of 1 on its scaling factor.
+    level : float
+        Confidence level.
+    add : float, optional
+        Continuity correction (default as metafor: 0.5 for PR/PLO, none for PAS/PFT).
+    to : {"only0", "all", "if0all", "none"}
+        Which studies get ``add``.
+    tol, maxiter : float, int
+        Convergence tolerance (absolute, on tau^2) and iteration limit of the iterative
+        estimators.
+
+    Returns
+    -------
+    MetaResult
+
+    Raises
+    ------
+    ValueError
+        Bad counts (naming the study and value), unknown measure, method or test.
+
+    Notes
+    -----
+    Effect sizes as :func:`metaprop.escalc`; pooling as :func:`metaprop._engine.fit_arrays`
+    (inverse-variance weights :math:`1/(v_i+\\hat\\tau^2)`). The pooled value and its
+    intervals are back-transformed with :func:`metaprop.transforms.back_transform` (PFT at
+    the harmonic mean of the totals).
+
+    References
+    ----------
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+    J Stat Softw 36(3):1-48. doi:10.18637/jss.v036.i03
+
+    Schwarzer G, Chemaitelly H, Abu-Raddad LJ, Ruecker G (2019). Seriously misleading
+    results using inverse of Freeman-Tukey double arcsine transformation in meta-analysis
+    of single proportions. Res Synth Methods 10:476-483. doi:10.1002/jrsm.1348
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([16, 10, 4, 43, 10], [17, 12, 8, 58, 10], method="DL")
+    >>> round(res.estimate, 4), res.ci.low < res.estimate < res.ci.high
+    (0.7883, True)
+    """
+    measure = val.check_choice(measure, val.MEASURES, "measure")
+    to = val.check_choice(to, val.TO_OPTIONS, "to")
+    method_c = val.canonical_method(method)
+    test = val.check_choice(test, val.TESTS, "test")
+    level = val.check_level(level)
+    events, totals, labels = _resolve_counts(xi, ni, events, totals, data, labels)
+    ev, n, labs = val.check_counts(events, totals, labels)
+    add_used = _DEFAULT_ADD[measure] if add is None else float(add)
+    if not np.isfinite(add_used) or add_used < 0:
+        raise ValueError(f"add must be a finite number >= 0, got {add!r}")
+    yi, vi = _counts_to_effects(ev, n, measure, add_used, to)
+    _check_finite_effects(yi, vi, ev, n, labs, measure)
+    fa = fit_arrays(yi, vi, None, method_c, test, level, tol=tol, maxiter=maxiter)
+    return build_result(
+        fa,
+        0,
+        yi=yi,
+        vi=vi,
+        labels=labs,
+        events=ev,
+        totals=n,
+        measure=measure,
+        transform=measure,
+        ni=n.astype(float),
+        method_requested=method,
+        add=add_used,
+        to=to,
+    )
+
+
+def meta_analysis(
+    y=None,
+    v=None,
+    /,
+    *,
+    yi=None,
+    vi=None,
+    sei=None,
+    data=None,
+    labels=None,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 0.95,
+    transform: str = "identity",
+    ni=None,
+    tol: float = 1e-10,
+    maxiter: int = 1000,
+) -> MetaResult:
+    """Meta-analysis of generic effect sizes (metafor ``rma(yi, vi)``).
+
+    Parameters
+    ----------
+    y, v : array-like, EffectSizes or DataFrame, optional
+        Effect sizes and sampling variances, positionally. An
+        :class:`~metaprop.effects.EffectSizes` as first argument brings its own variances,
+        labels, counts and scale; a DataFrame is the same as ``data=``.
+    yi, vi, sei : array-like or str, optional
+        By keyword (column names with a DataFrame); give ``vi`` or ``sei``.
+    data : DataFrame, optional
+    labels : array-like of str or str, optional
+    method, test, level
+        As :func:`meta_prop`.
+    transform : {"identity", "logit", "cloglog", "arcsine", "PR", "PLO", "PAS", "PFT"}
+        Scale of ``yi``, recorded for back-transformation (cloglog: :math:`\\log(-\\log S)`).
+    ni : array-like, optional
+        Sample sizes (required for ``transform="PFT"``: harmonic mean).
+    tol, maxiter
+        As :func:`meta_prop`.
+
+    Returns
+    -------
+    MetaResult
+        ``measure`` is the transform when it is a proportion measure code, else ``"GEN"``.
+
+    Notes
+    -----
+    See :func:`meta_prop`; this is its second step on its own.
+
+    References
+    ----------
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+    J Stat Softw 36(3):1-48. doi:10.18637/jss.v036.i03
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_analysis([-1.2, -0.8, -1.5], [0.04, 0.09, 0.05], transform="logit")
+    >>> round(res.estimate_t, 4), res.measure
+    (-1.2084, 'GEN')
+    """
+    method_c = val.canonical_method(method)
+    test = val.check_choice(test, val.TESTS, "test")
+    level = val.check_level(level)
+    events = totals = None
+    add, to = 0.0, "none"
+    if isinstance(y, EffectSizes):
+        if v is not None or yi is not None or vi is not None or sei is not None:
+            raise ValueError("an EffectSizes already holds yi and vi; give nothing else")
+        es = y
+        y, vv, labels = es.yi, es.vi, es.labels if labels is None else labels
+        sv = None
+        events, totals, add, to, transform = es.events, es.totals, es.add, es.to, es.transform
+        if ni is None and totals is not None:
+            ni = totals
+    else:
+        if val.is_frame(y):
+            if data is not None:
+                raise ValueError("give the DataFrame once: positionally or as data=")
+            data, y = y, None
+        if data is not None:
+            if y is not None or v is not None:
+                raise ValueError("with a DataFrame, name the columns: yi='col', vi='col'")
+            cols = val.frame_columns(data, yi=yi, vi=vi, sei=sei, labels=labels, ni=ni)
+            y, vv, sv, labels, ni = cols["yi"], cols["vi"], cols["sei"], cols["labels"], cols["ni"]
+        else:
+            if y is not None and yi is not None:
+                raise ValueError("yi given twice (positionally and as yi=)")
+            if v is not None and vi is not None:
+                raise ValueError("vi given twice (positionally and as vi=)")
+            y = y if y is not None else yi
+            vv = v if v is not None else vi
+            sv = sei
+        if y is None:
+            raise ValueError("yi (effect sizes) are required")
+    transform = val.check_choice(transform, _SCALE_CHOICES, "transform")
+    y_arr, v_arr, labs = val.check_effects(y, vv, sv, labels)
+    ni_arr = val.check_ni(ni, y_arr.shape[0], labs)
+    if transform == "PFT" and ni_arr is None:
+        raise ValueError("transform='PFT' needs the sample sizes ni (harmonic mean)")
+    fa = fit_arrays(y_arr, v_arr, None, method_c, test, level, tol=tol, maxiter=maxiter)
+    return build_result(
+        fa,
+        0,
+        yi=y_arr,
+        vi=v_arr,
+        labels=labs,
+        events=events,
+        totals=totals,
+        measure=transform if transform in val.MEASURES else "GEN",
+        transform=transform,
+        ni=ni_arr,
+        method_requested=method,
+        add=add,
+        to=to,
+    )
+
+
+def _check_finite_effects(yi, vi, ev, n, labels, measure) -> None:
+    """A 0/n or n/n study without continuity correction has no finite PR/PLO variance."""
+    if np.all(np.isfinite(yi) & np.isfinite(vi) & (vi > 0)):
+        return
+    i = int(np.flatnonzero(~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0)))[0])
+    raise ValueError(
+        f"study at index {i} ({labels[i]!r}): {ev[i]}/{n[i]} events gives yi = {yi[i]!r}, "
+        f"vi = {vi[i]!r} for measure {measure}; use a continuity correction (add > 0, "
+        "to='only0') or measure PAS/PFT"
+    )
+
+
+def build_result(
+    fa: FitArrays,
+    row: int,
+    *,
+    yi,
+    vi,
+    labels,
+    events,
+    totals,
+    measure: str,
+    transform: str,
+    ni,
+    method_requested: str,
+    add: float,
+    to: str,
+    mask=None,
+    method: str | None = None,
+) -> MetaResult:
+    """Turn one row of :class:`~metaprop._engine.FitArrays` into a :class:`MetaResult`.
+
+    ``mask`` (boolean, length k) selects the studies of that row when the batch fitted
+    subsets; ``method`` overrides the reported method (a one-study subgroup is FE).
+    Other modules (subgroups, leave-one-out, batch) use this to report a fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metaprop._engine import fit_arrays
+    >>> from metaprop.model import build_result
+    >>> yi, vi = np.array([-1.0, -0.5, 0.2]), np.array([0.1, 0.2, 0.15])
+    >>> mask = np.array([[True, True, False]])
+    >>> fa = fit_arrays(np.atleast_2d(yi), np.atleast_2d(vi), mask, "DL")
+    >>> res = build_result(fa, 0, yi=yi, vi=vi, labels=("a", "b", "c"), events=None,
+    ...                    totals=None, measure="GEN", transform="logit", ni=None,
+    ...                    method_requested="DL", add=0.0, to="none", mask=mask[0])
+    >>> res.labels, res.k
+    (('a', 'b'), 2)
+    """
+    if mask is not None:
+        sel = np.asarray(mask, dtype=bool)
+        yi, vi = yi[sel], vi[sel]
+        labels = tuple(lab for lab, s in zip(labels, sel, strict=True) if s)
+        events = None if events is None else events[sel]
+        totals = None if totals is None else totals[sel]
+        ni = None if ni is None else ni[sel]
+        w = fa.w[row][sel]
+    else:
+        w = fa.w[row]
+    k = int(fa.k[row])
+    method = fa.method if method is None else method
+    beta, se, tau2 = float(fa.beta[row]), float(fa.se[row]), float(fa.tau2[row])
+    ci_t = Interval(float(fa.ci_lb[row]), float(fa.ci_ub[row]))
+    pi_t = Interval(float(fa.pi_lb[row]), float(fa.pi_ub[row]))
+    back = back_transform(np.array([beta, ci_t.low, ci_t.high, pi_t.low, pi_t.high]), transform, ni)
+    converged = bool(fa.converged[row])
+    df = float(fa.df[row])
+    test = fa.test if np.isfinite(df) else "z"
+    notes = _notes(k, method, fa.test, converged)
+    if test != "z" and method == "FE":
+        # metafor warns too: Hartung-Knapp scaling belongs to random-effects models
+        warnings.warn(
+            "the Knapp-Hartung test is meant for random-effects models, not FE", stacklevel=3
+        )
+    if not converged:
+        warnings.warn(
+            f"{method} estimator did not converge; see notes", RuntimeWarning, stacklevel=3
+        )
+    return MetaResult(
+        yi=yi,
+        vi=vi,
+        events=events,
+        totals=totals,
+        labels=tuple(labels),
+        measure=measure,
+        transform=transform,
+        ni=ni,
+        method=method,
+        method_requested=method_requested,
+        test=test,
+        level=fa.level,
+        add=add,
+        to=to,
+        k=k,
+        estimate_t=beta,
+        se_t=se,
+        ci_t=ci_t,
+        pi_t=pi_t,
+        statistic=float(fa.stat[row]),
+        pvalue=float(fa.pval[row]),
+        df=None if test == "z" else int(df),
+        tau2=tau2,
+        se_tau2=float(fa.se_tau2[row]),
+        i2=float(fa.i2[row]),
+        h2=float(fa.h2[row]),
+        q=float(fa.q[row]),
+        q_df=int(fa.q_df[row]),
+        q_pvalue=float(fa.q_pvalue[row]),
+        typical_vi=float(fa.vt[row]),
+        weights=100.0 * w / w.sum(),
+        estimate=float(back[0]),
+        ci=_ordered(back[1], back[2]),
+        pi=_ordered(back[3], back[4]),
+        converged=converged,
+        notes=notes,
+    )
+
+
+def _ordered(a: float, b: float) -> Interval:
+    # a decreasing scale (cloglog) swaps the bounds
+    return Interval(float(b), float(a)) if b < a else Interval(float(a), float(b))
+
+
+def _notes(k: int, method: str, test: str, converged: bool) -> tuple[str, ...]:
+    notes = []
+    if k == 1:
+        notes.append(
+            "k = 1: tau^2, I^2, H^2 and Q are not estimable (reported as 0, 0%, 1 and 0); "
+            "the pooled value is the single study's"
+        )
+        if test != "z":
+            notes.append(f"k = 1: test {test!r} needs k >= 2; the z test is used (as metafor)")
+    if k == 2:
+        notes.append("k = 2: the t(k-2) prediction interval is not estimable")
+    if k < 2 and method != "FE":
+        notes.append("k = 1: the Q-profile interval for tau^2 is not estimable")
+    if not converged:
+        notes.append(f"the {method} estimator did not converge within the iteration limit")
+    if test != "z" and method == "FE" and k > 1:
+        notes.append("the Knapp-Hartung test is meant for random-effects models, not FE")
+    return tuple(notes)

@@ -1,0 +1,466 @@
+"""The fitted meta-analysis: :class:`MetaResult` and :class:`Interval`."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from scipy import special
+
+from metaprop import _validation as val
+from metaprop.transforms import back_interval, back_transform
+
+__all__ = ["Interval", "MetaResult"]
+
+_DISTS = ("z", "t(k-1)", "t(k-2)")
+_METHOD_NAMES = {
+    "FE": "fixed-effect",
+    "DL": "DerSimonian-Laird",
+    "REML": "restricted maximum likelihood",
+    "ML": "maximum likelihood",
+    "PM": "Paule-Mandel",
+    "HE": "Hedges",
+    "SJ": "Sidik-Jonkman",
+    "HS": "Hunter-Schmidt",
+    "EB": "empirical Bayes",
+    "GLMM": "binomial-normal GLMM",
+}
+
+
+class Interval(NamedTuple):
+    """A confidence or prediction interval ``(low, high)``; unpacks as a pair."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class MetaResult:
+    """A fitted meta-analysis of proportions; every input, option and output.
+
+    Values with suffix ``_t`` are on the analysis (transformed) scale; ``estimate``,
+    ``ci`` and ``pi`` are proportions. Build it with :func:`metaprop.meta_prop` or
+    :func:`metaprop.meta_analysis`.
+
+    Attributes
+    ----------
+    yi, vi : ndarray
+        Effect sizes and sampling variances that were pooled.
+    events, totals : ndarray of int or None
+        Counts (None for generic input).
+    labels : tuple of str
+        Study labels.
+    measure : str
+        ``"PR"``, ``"PLO"``, ``"PAS"``, ``"PFT"`` or ``"GEN"``.
+    transform : str
+        Scale used for back-transformation (the measure, or a generic scale).
+    ni : ndarray or None
+        Sample sizes used by the PFT back-transformation (harmonic mean).
+    method, method_requested : str
+        Canonical tau^2 estimator (FE for EE/CE) and the code that was asked for.
+    test : str
+        ``"z"``, ``"knha"`` or ``"adhoc"``.
+    level : float
+        Confidence level (fraction).
+    add, to : float, str
+        Continuity correction used by :func:`metaprop.escalc`.
+    k : int
+        Number of studies.
+    estimate_t, se_t : float
+        Pooled estimate and its standard error on the analysis scale.
+    ci_t, pi_t : Interval
+        Confidence and (metafor ``predict()``) prediction intervals, analysis scale.
+    statistic, pvalue : float
+        Test of the pooled estimate against 0 on the analysis scale.
+    df : int or None
+        Degrees of freedom of the t test (None for z).
+    tau2, se_tau2 : float
+        Between-study variance (never negative) and its standard error (NaN for FE).
+    i2, h2 : float
+        I^2 (percent, never negative) and H^2.
+    q, q_df, q_pvalue : float, int, float
+        Cochran's Q test of homogeneity.
+    typical_vi : float
+        metafor's typical within-study variance :math:`(k-1)/\\mathrm{tr}P` (I^2 uses it).
+    weights : ndarray
+        Model weights in percent (sum 100).
+    estimate : float
+        Pooled proportion.
+    ci, pi : Interval
+        Confidence and prediction intervals as proportions.
+    converged : bool
+        The iterative estimator converged (True for closed forms).
+    notes : tuple of str
+        What could not be estimated and why (k = 1, k = 2, non-convergence).
+    """
+
+    yi: np.ndarray
+    vi: np.ndarray
+    events: np.ndarray | None
+    totals: np.ndarray | None
+    labels: tuple[str, ...]
+    measure: str
+    transform: str
+    ni: np.ndarray | None
+    method: str
+    method_requested: str
+    test: str
+    level: float
+    add: float
+    to: str
+    k: int
+    estimate_t: float
+    se_t: float
+    ci_t: Interval
+    pi_t: Interval
+    statistic: float
+    pvalue: float
+    df: int | None
+    tau2: float
+    se_tau2: float
+    i2: float
+    h2: float
+    q: float
+    q_df: int
+    q_pvalue: float
+    typical_vi: float
+    weights: np.ndarray
+    estimate: float
+    ci: Interval
+    pi: Interval
+    converged: bool
+    notes: tuple[str, ...]
+
+    # ------------------------------------------------------------------ intervals
+    def _back(self, low: float, high: float) -> Interval:
+        return Interval(*back_interval(low, high, self.transform, self.ni))
+
+    def prediction_interval(self, dist: str = "z", *, transformed: bool = False) -> Interval:
+        """Prediction interval for the true proportion in a new study.
+
+        Parameters
+        ----------
+        dist : {"z", "t(k-1)", "t(k-2)"}
+            Quantile: normal (metafor ``predict()`` with test z), t with k - 1 df
+            (metafor with knha; R meta >= 8), t with k - 2 df (Higgins, Thompson and
+            Spiegelhalter 2009; Stata metan/metaprop). t(k-2) needs k >= 3: NaN with a
+            warning otherwise.
+        transformed : bool
+            Return the interval on the analysis scale instead of as proportions.
+
+        Returns
+        -------
+        Interval
+
+        Notes
+        -----
+        :math:`\\hat\\mu \\pm q\\sqrt{\\hat\\tau^2+\\mathrm{SE}(\\hat\\mu)^2}`, back-transformed.
+
+        References
+        ----------
+        Higgins JPT, Thompson SG, Spiegelhalter DJ (2009). A re-evaluation of random-effects
+        meta-analysis. J R Stat Soc A 172:137-159. doi:10.1111/j.1467-985X.2008.00552.x
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> res = mp.meta_prop([16, 10, 4, 43, 10], [17, 12, 8, 58, 10])
+        >>> lo, hi = res.prediction_interval("t(k-2)")
+        >>> bool(lo < res.estimate < hi)
+        True
+        """
+        val.check_choice(dist, _DISTS, "dist")
+        upper = 1.0 - (1.0 - self.level) / 2.0
+        if dist == "z":
+            crit = float(special.ndtri(upper))
+        else:
+            df = self.k - (1 if dist == "t(k-1)" else 2)
+            if df < 1:
+                warnings.warn(
+                    f"{dist} prediction interval needs k >= {self.k - df + 1}; k = {self.k}",
+                    stacklevel=2,
+                )
+                return Interval(np.nan, np.nan)
+            crit = float(special.stdtrit(df, upper))
+        half = crit * np.sqrt(self.tau2 + self.se_t**2)
+        low, high = self.estimate_t - half, self.estimate_t + half
+        return Interval(low, high) if transformed else self._back(low, high)
+
+    def tau2_ci(self, level: float | None = None) -> Interval:
+        """Q-profile confidence interval for tau^2 (metafor ``confint()``).
+
+        Parameters
+        ----------
+        level : float, optional
+            Confidence level; defaults to the fit's level.
+
+        Returns
+        -------
+        Interval
+            NaN for a fixed-effect model or k = 1. A bound equal to
+            :math:`\\max(100, 10\\hat\\tau^2)` means "beyond" (metafor prints ">").
+
+        Notes
+        -----
+        Bounds solve :math:`Q(\\tau^2)=\\chi^2_{k-1,1-\\alpha/2}` and
+        :math:`\\chi^2_{k-1,\\alpha/2}` for the generalised Q statistic; see
+        :func:`metaprop.heterogeneity.q_profile`.
+
+        References
+        ----------
+        Viechtbauer W (2007). Confidence intervals for the amount of heterogeneity in
+        meta-analysis. Stat Med 26:37-52. doi:10.1002/sim.2514
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> res = mp.meta_prop([16, 10, 4, 43, 10, 25], [17, 12, 8, 58, 10, 42])
+        >>> lo, hi = res.tau2_ci()
+        >>> bool(lo <= res.tau2 <= hi)
+        True
+        """
+        from metaprop.heterogeneity import q_profile
+
+        if self.method in ("FE", "GLMM") or self.k < 2:
+            return Interval(np.nan, np.nan)
+        lvl = self.level if level is None else val.check_level(level)
+        low, high, _ = q_profile(self.yi, self.vi, None, [self.tau2], lvl)
+        return Interval(float(low[0]), float(high[0]))
+
+    def i2_ci(self, level: float | None = None) -> Interval:
+        """Q-profile confidence interval for I^2 (percent), from :meth:`tau2_ci`.
+
+        Notes
+        -----
+        :math:`I^2 = 100\\,\\tau^2/(\\tilde v+\\tau^2)` at each bound, with metafor's typical
+        within-study variance :math:`\\tilde v`.
+
+        References
+        ----------
+        Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a meta-analysis.
+        Stat Med 21:1539-1558. doi:10.1002/sim.1186
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> res = mp.meta_prop([16, 10, 4, 43, 10, 25], [17, 12, 8, 58, 10, 42])
+        >>> lo, hi = res.i2_ci()
+        >>> bool(0 <= lo <= res.i2 <= hi <= 100)
+        True
+        """
+        lo, hi = self.tau2_ci(level)
+        vt = self.typical_vi
+        return Interval(100.0 * lo / (vt + lo), 100.0 * hi / (vt + hi))
+
+    # ------------------------------------------------------------------ output
+    def to_dict(self) -> dict:
+        """Options and scalar results as a flat dict of plain Python values.
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> d = mp.meta_prop([4, 10, 7], [20, 25, 30]).to_dict()
+        >>> d["method"], d["k"]
+        ('REML', 3)
+        """
+
+        def f(x):
+            return None if x is None else float(x)
+
+        return {
+            "measure": self.measure,
+            "transform": self.transform,
+            "method": self.method,
+            "method_requested": self.method_requested,
+            "test": self.test,
+            "level": self.level,
+            "add": self.add,
+            "to": self.to,
+            "k": self.k,
+            "estimate": f(self.estimate),
+            "ci_low": f(self.ci.low),
+            "ci_high": f(self.ci.high),
+            "pi_low": f(self.pi.low),
+            "pi_high": f(self.pi.high),
+            "estimate_t": f(self.estimate_t),
+            "se_t": f(self.se_t),
+            "ci_t_low": f(self.ci_t.low),
+            "ci_t_high": f(self.ci_t.high),
+            "pi_t_low": f(self.pi_t.low),
+            "pi_t_high": f(self.pi_t.high),
+            "statistic": f(self.statistic),
+            "pvalue": f(self.pvalue),
+            "df": self.df,
+            "tau2": f(self.tau2),
+            "se_tau2": f(self.se_tau2),
+            "i2": f(self.i2),
+            "h2": f(self.h2),
+            "q": f(self.q),
+            "q_df": self.q_df,
+            "q_pvalue": f(self.q_pvalue),
+            "converged": self.converged,
+        }
+
+    def to_frame(self):
+        """The :meth:`to_dict` values as a one-row DataFrame.
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> mp.meta_prop([4, 10, 7], [20, 25, 30]).to_frame().shape[0]
+        1
+        """
+        import pandas as pd
+
+        return pd.DataFrame([self.to_dict()])
+
+    def studies(self, ci: str = "exact"):
+        """Per-study table: label, counts, yi, vi, proportion, CI and weight (percent).
+
+        Parameters
+        ----------
+        ci : {"exact", "wilson", "wald"}
+            Interval for each study's proportion (counts only). Generic input uses the
+            Wald interval on the analysis scale, back-transformed.
+
+        Returns
+        -------
+        DataFrame
+            Columns label, events, total, yi, vi, proportion, ci_low, ci_high, weight_pct.
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> tab = mp.meta_prop([4, 10, 7], [20, 25, 30]).studies()
+        >>> tab["proportion"].round(3).tolist()
+        [0.2, 0.4, 0.233]
+        """
+        import pandas as pd
+
+        from metaprop.effects import study_ci
+
+        if self.events is not None:
+            prop = self.events / self.totals
+            low, high = study_ci(self.events, self.totals, method=ci, level=self.level)
+        else:
+            z = special.ndtri(1.0 - (1.0 - self.level) / 2.0)
+            half = z * np.sqrt(self.vi)
+            scale = self.transform
+            if scale == "PFT":
+                pairs_n = zip(self.yi, self.ni, strict=True)
+                prop = np.array([back_transform(y, "PFT", [n]) for y, n in pairs_n])
+                pairs = [
+                    back_interval(y - h, y + h, "PFT", [n])
+                    for y, h, n in zip(self.yi, half, self.ni, strict=True)
+                ]
+            else:
+                prop = np.asarray(back_transform(self.yi, scale), dtype=float)
+                pairs = [
+                    back_interval(y - h, y + h, scale) for y, h in zip(self.yi, half, strict=True)
+                ]
+            low = np.array([p[0] for p in pairs])
+            high = np.array([p[1] for p in pairs])
+        return pd.DataFrame(
+            {
+                "label": list(self.labels),
+                "events": self.events,
+                "total": self.totals,
+                "yi": self.yi,
+                "vi": self.vi,
+                "proportion": prop,
+                "ci_low": low,
+                "ci_high": high,
+                "weight_pct": self.weights,
+            }
+        )
+
+    def summary(self) -> str:
+        """A printable report in the shape of metafor's ``print.rma.uni``.
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> print(mp.meta_prop([4, 10, 7], [20, 25, 30]).summary().splitlines()[0])
+        Random-effects model (k = 3; tau^2 estimator: REML)
+        """
+        pct = f"{100 * self.level:g}%"
+        kind = "Fixed-effect model" if self.method == "FE" else "Random-effects model"
+        est = "tau^2 estimator: " + self.method if self.method != "FE" else "inverse variance"
+        lines = [f"{kind} (k = {self.k}; {est})"]
+        lines.append(
+            f"Measure: {self.measure}"
+            + (f" (scale: {self.transform})" if self.measure == "GEN" else "")
+            + f"; test: {self.test}; {_METHOD_NAMES.get(self.method, self.method)}"
+        )
+        lines.append("")
+        lines.append(
+            f"Pooled proportion: {self.estimate:.4f} "
+            f"({pct} CI {self.ci.low:.4f} to {self.ci.high:.4f})"
+        )
+        if self.method != "FE":
+            lines.append(
+                f"Prediction interval: {self.pi.low:.4f} to {self.pi.high:.4f}"
+                f" ({'t(k-1)' if self.test != 'z' else 'z'})"
+            )
+        stat = "z" if self.df is None else f"t({self.df})"
+        lines.append(
+            f"Analysis scale: estimate {self.estimate_t:.4f}, SE {self.se_t:.4f}, "
+            f"{stat} = {self.statistic:.4f}, {_fmt_p(self.pvalue)}"
+        )
+        lines.append("")
+        het = f"Heterogeneity: Q({self.q_df}) = {self.q:.4f}, {_fmt_p(self.q_pvalue)}"
+        lines.append(het)
+        lines.append(f"  tau^2 = {self.tau2:.4f}, I^2 = {self.i2:.2f}%, H^2 = {self.h2:.4f}")
+        if not self.converged:
+            lines.append("WARNING: the tau^2 estimator did not converge.")
+        for note in self.notes:
+            lines.append(f"Note: {note}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return (
+            f"MetaResult(k={self.k}, measure={self.measure!r}, method={self.method!r}, "
+            f"test={self.test!r}, estimate={self.estimate:.4g}, "
+            f"ci=({self.ci.low:.4g}, {self.ci.high:.4g}), tau2={self.tau2:.4g}, "
+            f"i2={self.i2:.3g})"
+        )
+
+    # ------------------------------------------------------------------ plots
+    def forest(self, ax=None, **kwargs):
+        """Forest plot (delegates to :func:`metaprop.plotting.forest_plot`); returns the axes.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import metaprop as mp
+        >>> ax = mp.meta_prop([4, 10, 7], [20, 25, 30]).forest()
+        """
+        from metaprop.plotting import forest_plot
+
+        return forest_plot(self, ax=ax, **kwargs)
+
+    def funnel(self, ax=None, **kwargs):
+        """Funnel plot (delegates to :func:`metaprop.plotting.funnel_plot`); returns the axes.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import metaprop as mp
+        >>> ax = mp.meta_prop([4, 10, 7], [20, 25, 30]).funnel()
+        """
+        from metaprop.plotting import funnel_plot
+
+        return funnel_plot(self, ax=ax, **kwargs)
+
+
+def _fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "p = NA"
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}"

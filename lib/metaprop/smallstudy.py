@@ -1,0 +1,615 @@
+"""Small-study effects: Egger's regression test, Begg's rank test and trim-and-fill.
+
+Each function takes a fitted :class:`~metaprop.model.MetaResult` and follows metafor:
+``regtest()``, ``ranktest()`` and ``trimfill()``. All need at least three studies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special, stats
+
+from metaprop._engine import fit_arrays
+from metaprop.model import build_result
+
+__all__ = [
+    "EggerResult",
+    "RankTestResult",
+    "TrimFillResult",
+    "begg_test",
+    "egger_test",
+    "trim_and_fill",
+]
+
+PREDICTORS = ("sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv")
+"""Egger-test predictors (metafor ``regtest``)."""
+
+_LIMIT_PREDICTORS = ("sei", "vi", "ninv", "sqrtninv")
+# predictors that are 0 for an infinitely large study: the intercept is the limit estimate
+
+_EPS = np.finfo(float).eps
+
+
+@dataclass(frozen=True)
+class EggerResult:
+    """Regression test for funnel-plot asymmetry.
+
+    Attributes
+    ----------
+    statistic : float
+        z (or t) statistic of the predictor's coefficient.
+    pvalue : float
+        Two-sided p-value.
+    df : int or None
+        Degrees of freedom of the t distribution (None for a z test).
+    limit_estimate : float or None
+        Intercept: the estimate for a study of infinite size (predictors ``sei``, ``vi``,
+        ``ninv``, ``sqrtninv``; None otherwise), on the analysis scale.
+    slope : float
+        Coefficient of the predictor.
+    model : str
+        ``"rma"`` (the fitted model with the predictor as moderator) or ``"lm"``
+        (weighted least squares, Egger et al. 1997).
+    predictor : str
+        The predictor used.
+    """
+
+    statistic: float
+    pvalue: float
+    df: int | None
+    limit_estimate: float | None
+    slope: float
+    model: str
+    predictor: str
+
+
+@dataclass(frozen=True)
+class RankTestResult:
+    """Begg and Mazumdar's rank correlation test.
+
+    Attributes
+    ----------
+    statistic : float
+        Kendall's tau between standardised effects and their variances.
+    pvalue : float
+        Two-sided p-value (exact without ties, normal approximation with ties).
+    """
+
+    statistic: float
+    pvalue: float
+
+
+@dataclass(frozen=True)
+class TrimFillResult:
+    """Trim-and-fill analysis.
+
+    Attributes
+    ----------
+    k0 : int
+        Estimated number of missing studies.
+    side : str
+        Side of the funnel on which studies were imputed (``"left"`` or ``"right"``).
+    filled_yi, filled_vi : ndarray
+        Effect sizes and variances of the imputed studies (empty when k0 = 0).
+    result : MetaResult
+        Model fitted to observed plus imputed studies (the original fit when k0 = 0).
+    """
+
+    k0: int
+    side: str
+    filled_yi: np.ndarray
+    filled_vi: np.ndarray
+    result: object
+
+
+# --------------------------------------------------------------------------------------
+# meta-regression with moderators (rma.uni with mods), used by Egger and trim-and-fill
+
+
+def _proj(w, x):
+    """P = W - W X (X'WX)^-1 X'W for diagonal weights ``w``."""
+    wx = x * w[:, None]
+    return np.diag(w) - wx @ np.linalg.solve(x.T @ wx, wx.T)
+
+
+def _q_of_tau2(y, v, x, tau2):
+    p = _proj(1.0 / (v + tau2), x)
+    return float(y @ p @ y)
+
+
+def _tau2_mods(y, v, x, method, tol, maxiter):
+    """tau^2 of a meta-regression ``y ~ X`` with metafor's estimators (rma.uni)."""
+    k, p = x.shape
+    if method == "FE":
+        return 0.0
+    yc = y - y.mean()  # metafor centres y; the estimators are invariant to it
+    if method in ("DL", "HS"):
+        w = 1.0 / v
+        pm = _proj(w, x)
+        rss = yc @ pm @ yc
+        if method == "DL":
+            # DerSimonian & Laird 1986, generalised to moderators: (Q_E - (k - p)) / tr(P)
+            return max(0.0, (rss - (k - p)) / np.trace(pm))
+        # Hunter & Schmidt 2004: (Q_E - k) / sum(w)
+        return max(0.0, (rss - k) / w.sum())
+    if method == "SJ":
+        # Sidik & Jonkman 2005: start at the mean squared deviation, one reweighting
+        tau0 = float(np.mean(yc * yc))
+        pm = _proj(1.0 / (v + tau0), x)
+        return max(0.0, tau0 * float(yc @ pm @ yc) / (k - p))
+    if method in ("PM", "EB"):
+        # Paule & Mandel 1982: Q_E(tau2) = k - p (the fixed point of metafor's EB scoring)
+        target = k - p
+        if _q_of_tau2(yc, v, x, 0.0) <= target:
+            return 0.0
+        hi = max(1.0, 10.0 * float(np.var(yc)))
+        while _q_of_tau2(yc, v, x, hi) > target:
+            hi *= 10.0
+        return optimize.brentq(
+            lambda t: _q_of_tau2(yc, v, x, t) - target, 0.0, hi, xtol=tol * 1e-2, rtol=4 * _EPS
+        )
+    # HE (also the starting value of ML / REML): Hedges 1983 with ordinary least squares
+    pols = np.eye(k) - x @ np.linalg.solve(x.T @ x, x.T)
+    tau2 = (yc @ pols @ yc - np.trace(pols * v[None, :])) / (k - p)
+    if method == "HE":
+        return max(0.0, tau2)
+    return _fisher_scoring(yc, v, x, max(0.0, tau2), method, tol, maxiter)
+
+
+def _fisher_scoring(y, v, x, tau2, method, tol, maxiter):
+    """ML / REML Fisher scoring with step halving, then metafor's ll0 check."""
+    k, p = x.shape
+    for _ in range(maxiter):
+        w = 1.0 / (v + tau2)
+        pm = _proj(w, x)
+        py = pm @ y
+        if method == "ML":
+            adj = (py @ py - w.sum()) / np.sum(w * w)  # Viechtbauer 2005, ML scoring step
+        else:
+            adj = (py @ py - np.trace(pm)) / np.sum(pm * pm)  # REML scoring step
+        while tau2 + adj < 0:
+            if tau2 == 0:
+                adj = 0.0
+                break
+            adj /= 2.0
+        tau2 += adj
+        if abs(adj) <= tol:
+            break
+    else:
+        raise ValueError(f"Fisher scoring for {method} did not converge in {maxiter} iterations")
+
+    def loglik(t):
+        w = 1.0 / (v + t)
+        xtwx = x.T @ (x * w[:, None])
+        b = np.linalg.solve(xtwx, x.T @ (w * y))
+        rss = np.sum(w * (y - x @ b) ** 2)
+        if method == "ML":
+            return -0.5 * k * np.log(2 * np.pi) - 0.5 * np.sum(np.log(v + t)) - 0.5 * rss
+        return (
+            -0.5 * (k - p) * np.log(2 * np.pi)
+            - 0.5 * np.sum(np.log(v + t))
+            - 0.5 * np.linalg.slogdet(xtwx)[1]
+            - 0.5 * rss
+        )
+
+    if loglik(0.0) - loglik(tau2) > tol and tau2 > tol:
+        return 0.0
+    return tau2
+
+
+def _metareg(y, v, x, method, test, *, tol=1e-10, maxiter=1000):
+    """Fit ``y ~ X`` as metafor's rma.uni(yi, vi, mods=X, intercept=FALSE).
+
+    Returns a dict with ``beta``, ``se``, ``stat``, ``pval`` (one entry per column of X),
+    ``df`` (None for z) and ``tau2``.
+    """
+    k, p = x.shape
+    tau2 = _tau2_mods(y, v, x, method, tol, maxiter)
+    w = 1.0 / (v + tau2)
+    xtwx = x.T @ (x * w[:, None])
+    vb = np.linalg.inv(xtwx)
+    beta = vb @ (x.T @ (w * y))
+    s2w = 1.0
+    df = None
+    if test in ("knha", "adhoc"):
+        # Knapp & Hartung 2003: scale Var(b) by the weighted residual variance, t(k - p)
+        rss = float(np.sum(w * (y - x @ beta) ** 2))
+        s2w = 0.0 if rss <= _EPS else rss / (k - p)
+        if test == "adhoc":
+            s2w = max(1.0, s2w)
+        df = k - p
+    se = np.sqrt(s2w * np.diag(vb))
+    stat = beta / se
+    if df is None:
+        pval = 2.0 * special.ndtr(-np.abs(stat))
+    else:
+        pval = 2.0 * special.stdtr(df, -np.abs(stat))
+    return {"beta": beta, "se": se, "stat": stat, "pval": pval, "df": df, "tau2": tau2}
+
+
+# --------------------------------------------------------------------------------------
+
+
+def _varies(col: np.ndarray) -> bool:
+    """False when ``col`` is collinear with the intercept (R's ``lm`` QR check, tol 1e-7)."""
+    resid = col - col.mean()
+    return bool(np.linalg.norm(resid) > 1e-7 * np.linalg.norm(col))
+
+
+def _not_glmm(res, what: str) -> None:
+    if res.method == "GLMM":
+        raise ValueError(
+            f"{what} is not available for the GLMM (as in metafor); run it on an "
+            "inverse-variance fit, e.g. meta_prop(..., measure='PLO')"
+        )
+
+
+def _need_three(res, what: str) -> int:
+    k = len(res.yi)
+    if k < 3:
+        raise ValueError(f"{what} needs at least 3 studies (k = {k})")
+    return k
+
+
+def _sample_sizes(res):
+    ni = res.ni
+    if ni is None:
+        raise ValueError(
+            "this predictor needs the studies' sample sizes: fit with meta_prop(), or pass "
+            "ni= to meta_analysis()"
+        )
+    return np.asarray(ni, dtype=float)
+
+
+def egger_test(res, model: str = "rma", predictor: str = "sei") -> EggerResult:
+    """Regression test for funnel-plot asymmetry (metafor ``regtest``).
+
+    Parameters
+    ----------
+    res : MetaResult
+        A fitted model with at least 3 studies.
+    model : {"rma", "lm"}
+        ``"rma"``: the fitted model (same method, test and level) with the predictor as a
+        moderator; ``"lm"``: weighted least squares with weights :math:`1/v_i`, the
+        classic Egger test.
+    predictor : {"sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv"}
+        Standard error, variance, sample size, its inverse, its square root, or the
+        inverse square root (the sample-size predictors need the totals).
+
+    Returns
+    -------
+    EggerResult
+
+    Raises
+    ------
+    ValueError
+        k < 3, an unknown model or predictor, missing sample sizes, a predictor that does
+        not vary across studies, or a GLMM result (metafor's regtest refuses rma.glmm).
+
+    Notes
+    -----
+    ``model="rma"`` fits :math:`y_i = \\beta_0 + \\beta_1 x_i + u_i + e_i` and tests
+    :math:`\\beta_1 = 0` (z, or t(k-2) with Knapp-Hartung). ``model="lm"`` fits the
+    same mean by least squares with weights :math:`1/v_i` and a free residual variance,
+    :math:`t = \\hat\\beta_1/SE` on :math:`k - 2` df; with ``sei`` this is Egger's
+    regression of :math:`y_i/s_i` on :math:`1/s_i`.
+
+    References
+    ----------
+    Egger M, Davey Smith G, Schneider M, Minder C (1997). Bias in meta-analysis detected
+    by a simple, graphical test. BMJ 315:629-634. doi:10.1136/bmj.315.7109.629
+
+    Sterne JAC, Egger M (2005). Regression methods to detect publication and other bias
+    in meta-analysis. In: Rothstein HR et al. (eds), Publication Bias in Meta-Analysis,
+    99-110. Wiley. doi:10.1002/0470870168.ch6
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([4, 9, 12, 7, 30], [20, 30, 25, 22, 60])
+    >>> mp.egger_test(res).model
+    'rma'
+    """
+    if model not in ("rma", "lm"):
+        raise ValueError(f"unknown model {model!r}; expected 'rma' or 'lm'")
+    if predictor not in PREDICTORS:
+        choices = ", ".join(PREDICTORS)
+        raise ValueError(f"unknown predictor {predictor!r}; expected one of {choices}")
+    _not_glmm(res, "Egger's regression test")
+    k = _need_three(res, "Egger's test")
+    y = np.asarray(res.yi, dtype=float)
+    v = np.asarray(res.vi, dtype=float)
+    if predictor == "sei":
+        col = np.sqrt(v)
+    elif predictor == "vi":
+        col = v
+    else:
+        ni = _sample_sizes(res)
+        col = {"ni": ni, "ninv": 1.0 / ni, "sqrtni": np.sqrt(ni), "sqrtninv": 1.0 / np.sqrt(ni)}[
+            predictor
+        ]
+    x = np.column_stack([np.ones(k), col])
+    if not _varies(col):
+        raise ValueError(
+            f"the predictor {predictor!r} takes the same value in every study: the regression "
+            "test cannot separate it from the intercept"
+        )
+    if model == "rma":
+        fit = _metareg(y, v, x, res.method, res.test)
+        beta, stat, pval, df = fit["beta"], fit["stat"][1], fit["pval"][1], fit["df"]
+    else:
+        # Egger et al. 1997: weighted least squares (weights 1/vi), free residual variance
+        w = 1.0 / v
+        xtwx = x.T @ (x * w[:, None])
+        beta = np.linalg.solve(xtwx, x.T @ (w * y))
+        df = k - 2
+        sigma2 = np.sum(w * (y - x @ beta) ** 2) / df
+        se = np.sqrt(sigma2 * np.diag(np.linalg.inv(xtwx)))
+        stat = beta[1] / se[1]
+        pval = 2.0 * special.stdtr(df, -abs(stat))
+    limit = float(beta[0]) if predictor in _LIMIT_PREDICTORS else None
+    return EggerResult(
+        statistic=float(stat),
+        pvalue=float(pval),
+        df=None if df is None else int(df),
+        limit_estimate=limit,
+        slope=float(beta[1]),
+        model=model,
+        predictor=predictor,
+    )
+
+
+# --------------------------------------------------------------------------------------
+
+
+def _kendall_exact_cdf(n: int) -> np.ndarray:
+    """P(T <= q), q = 0..n(n-1)/2, for the number of inversions of a random permutation.
+
+    The distribution of Kendall's concordance count under independence (Mahonian numbers,
+    built by adding one element at a time; probabilities kept normalised).
+    """
+    dist = np.ones(1)
+    for m in range(2, n + 1):
+        # adding the m-th element adds 0..m-1 inversions with equal probability:
+        # new[q] = (C[q] - C[q - m]) / m with C the cumulative sum of the old distribution
+        size = dist.size + m - 1
+        c = np.cumsum(np.concatenate([dist, np.zeros(m - 1)]))
+        dist = (c - np.concatenate([np.zeros(m), c[: size - m]])) / m
+    return np.cumsum(dist)
+
+
+def begg_test(res) -> RankTestResult:
+    """Begg and Mazumdar's rank correlation test (metafor ``ranktest``).
+
+    Parameters
+    ----------
+    res : MetaResult
+        A fitted model with at least 3 studies.
+
+    Returns
+    -------
+    RankTestResult
+        Kendall's tau and its two-sided p-value.
+
+    Raises
+    ------
+    ValueError
+        k < 3, or all studies with the same variance (Kendall's tau undefined).
+
+    Notes
+    -----
+    With fixed-effect weights :math:`w_i=1/v_i`, :math:`\\hat\\theta=\\sum w_iy_i/\\sum w_i`
+    and :math:`v^*_i=v_i-1/\\sum w_i`, the standardised effects
+    :math:`y^*_i=(y_i-\\hat\\theta)/\\sqrt{v^*_i}` are correlated with :math:`v_i` by
+    Kendall's :math:`\\tau_b`. Without ties the p-value is exact (distribution of the
+    number of concordant pairs); with ties it uses the normal approximation with the tie
+    correction of the variance of :math:`S` (Kendall 1970), as R's ``cor.test``.
+
+    References
+    ----------
+    Begg CB, Mazumdar M (1994). Operating characteristics of a rank correlation test for
+    publication bias. Biometrics 50:1088-1101. doi:10.2307/2533446
+
+    Kendall MG (1970). Rank Correlation Methods, 4th ed. London: Griffin.
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([4, 9, 12, 7, 30], [20, 30, 25, 22, 60])
+    >>> -1 <= mp.begg_test(res).statistic <= 1
+    True
+    """
+    n = _need_three(res, "Begg's rank test")
+    y = np.asarray(res.yi, dtype=float)
+    v = np.asarray(res.vi, dtype=float)
+    w = 1.0 / v
+    theta = np.sum(w * y) / np.sum(w)
+    # Begg & Mazumdar 1994: deviates standardised by Var(y_i - theta) = v_i - 1 / sum(w)
+    ystar = (y - theta) / np.sqrt(v - 1.0 / np.sum(w))
+    if np.unique(v).size == 1 or np.unique(ystar).size == 1:
+        raise ValueError(
+            "Kendall's tau is undefined: every study has the same "
+            + ("sampling variance" if np.unique(v).size == 1 else "standardised effect")
+        )
+    tau = float(stats.kendalltau(ystar, v, variant="b").statistic)
+    ties = min(np.unique(ystar).size, np.unique(v).size) < n
+    if not ties and n < 171:
+        # exact: T = number of concordant pairs (R cor.test, exact = TRUE)
+        q = int(round((tau + 1.0) * n * (n - 1) / 4.0))
+        cdf = _kendall_exact_cdf(n)
+        if q > n * (n - 1) / 4.0:
+            p = 1.0 - cdf[q - 1]
+        else:
+            p = cdf[q]
+        return RankTestResult(statistic=tau, pvalue=float(min(1.0, 2.0 * p)))
+    # normal approximation with the tie-corrected variance of S
+    _, tx = np.unique(ystar, return_counts=True)
+    _, ty = np.unique(v, return_counts=True)
+    t0 = n * (n - 1) / 2.0
+    t1 = np.sum(tx * (tx - 1)) / 2.0
+    t2 = np.sum(ty * (ty - 1)) / 2.0
+    s = tau * np.sqrt((t0 - t1) * (t0 - t2))
+    var_s = (
+        (
+            n * (n - 1) * (2 * n + 5)
+            - np.sum(tx * (tx - 1) * (2 * tx + 5))
+            - np.sum(ty * (ty - 1) * (2 * ty + 5))
+        )
+        / 18.0
+        + np.sum(tx * (tx - 1)) * np.sum(ty * (ty - 1)) / (2.0 * n * (n - 1))
+        + np.sum(tx * (tx - 1) * (tx - 2))
+        * np.sum(ty * (ty - 1) * (ty - 2))
+        / (9.0 * n * (n - 1) * (n - 2))
+    )
+    z = s / np.sqrt(var_s)
+    return RankTestResult(statistic=tau, pvalue=float(2.0 * special.ndtr(-abs(z))))
+
+
+# --------------------------------------------------------------------------------------
+
+
+def trim_and_fill(res, estimator: str = "L0", side: str | None = None, *, maxiter: int = 100):
+    """Duval and Tweedie's trim-and-fill (metafor ``trimfill``).
+
+    Parameters
+    ----------
+    res : MetaResult
+        A fitted model with at least 3 studies; its method is reused.
+    estimator : {"L0", "R0"}
+        Estimator of the number of missing studies.
+    side : {"left", "right"}, optional
+        Side on which studies are missing. Default: chosen from the sign of the slope in
+        the regression of the effects on their standard errors (the fitted model's
+        method, z test): a positive slope means studies are missing on the left.
+    maxiter : int
+        Iteration limit of the trim-and-fill loop.
+
+    Returns
+    -------
+    TrimFillResult
+
+    Raises
+    ------
+    ValueError
+        k < 3, an unknown estimator or side, equal standard errors with ``side=None``, a
+        GLMM result (metafor's trimfill is for rma.uni), or no convergence.
+
+    Notes
+    -----
+    On the side where studies are missing, the effects are centred at the pooled
+    estimate of the studies that remain after trimming the :math:`k_0` most extreme
+    ones, the absolute centred values ranked (ties by position), and :math:`k_0`
+    re-estimated until it stops changing:
+    :math:`L_0=[4S_r-k(k+1)]/(2k-1)` with :math:`S_r` the sum of the positive signed
+    ranks, :math:`R_0=k-r-1` with :math:`r` the largest negative rank in absolute
+    value; both rounded and floored at 0. The :math:`k_0` trimmed studies are mirrored
+    about the last pooled estimate and the model is refitted to all
+    :math:`k+k_0` studies with the same method and, as metafor, the z test.
+    ``PFT`` estimates are back-transformed with the harmonic mean of the observed totals.
+
+    References
+    ----------
+    Duval S, Tweedie R (2000). Trim and fill: a simple funnel-plot-based method of
+    testing and adjusting for publication bias in meta-analysis. Biometrics 56:455-463.
+    doi:10.1111/j.0006-341X.2000.00455.x
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([4, 9, 12, 7, 30], [20, 30, 25, 22, 60])
+    >>> mp.trim_and_fill(res).k0 >= 0
+    True
+    """
+    if estimator not in ("L0", "R0"):
+        raise ValueError(f"unknown estimator {estimator!r}; expected 'L0' or 'R0'")
+    if side not in (None, "left", "right"):
+        raise ValueError(f"unknown side {side!r}; expected 'left', 'right' or None")
+    _not_glmm(res, "trim-and-fill")
+    k = _need_three(res, "trim-and-fill")
+    y0 = np.asarray(res.yi, dtype=float)
+    v0 = np.asarray(res.vi, dtype=float)
+    if side is None:
+        if not _varies(np.sqrt(v0)):
+            raise ValueError(
+                "cannot choose the side: every study has the same standard error, so the "
+                "regression on the standard errors has no slope; pass side='left' or 'right'"
+            )
+        x = np.column_stack([np.ones(k), np.sqrt(v0)])
+        slope = _metareg(y0, v0, x, res.method, "z")["beta"][1]
+        side = "right" if slope < 0 else "left"
+    sign = -1.0 if side == "right" else 1.0
+    order = np.argsort(sign * y0, kind="stable")
+    y = sign * y0[order]
+    v = v0[order]
+
+    k0, k0_prev, beta = 0, -1, np.nan
+    for _ in range(maxiter):
+        if k0 == k0_prev:
+            break
+        k0_prev = k0
+        keep = np.arange(k) < k - k0
+        beta = float(fit_arrays(y, v, keep, res.method, "z", res.level).beta[0])
+        centred = y - beta
+        ranks = np.empty(k)
+        ranks[np.argsort(np.abs(centred), kind="stable")] = np.arange(1, k + 1)
+        signed = np.sign(centred) * ranks
+        if estimator == "R0":
+            neg = -signed[signed < 0]
+            if neg.size == 0:
+                raise ValueError(
+                    "R0 is undefined: every study lies on one side of the pooled estimate; "
+                    "use estimator='L0'"
+                )
+            # Duval & Tweedie 2000, R0 = gamma* - 1: length of the rightmost run of
+            # positive ranks (k minus the largest negative rank), less one
+            k0_new = (k - neg.max()) - 1
+        else:
+            # Duval & Tweedie 2000, L0 = [4 T_n - n(n + 1)] / (2n - 1), T_n the sum of the
+            # positive signed ranks
+            sr = signed[signed > 0].sum()
+            k0_new = (4.0 * sr - k * (k + 1)) / (2.0 * k - 1.0)
+        # R's round(); L0 is never a half (odd denominator), R0 is an integer
+        k0 = int(max(0, np.round(k0_new)))
+    else:
+        raise ValueError(f"trim-and-fill did not converge in {maxiter} iterations")
+
+    if k0 == 0:
+        return TrimFillResult(0, side, np.empty(0), np.empty(0), res)
+    # mirror the k0 most extreme studies about the last pooled estimate
+    filled_yi = sign * (2.0 * beta - y[k - k0 :])
+    filled_vi = v[k - k0 :]
+    result = _refit(res, np.concatenate([y0, filled_yi]), np.concatenate([v0, filled_vi]), k0)
+    return TrimFillResult(k0, side, filled_yi, filled_vi, result)
+
+
+def _refit(res, yi, vi, k0):
+    """The model refitted to observed plus filled studies (z test, as metafor).
+
+    Filled studies carry no counts. Each gets the harmonic mean of the observed sample
+    sizes as its ``ni``, which leaves that harmonic mean, and so the PFT
+    back-transformation, that of the observed studies.
+    """
+    fa = fit_arrays(yi, vi, None, res.method, "z", res.level)
+    ni = None
+    if res.ni is not None:
+        observed = np.asarray(res.ni, dtype=float)
+        hm = observed.size / np.sum(1.0 / observed)
+        ni = np.concatenate([observed, np.full(k0, hm)])
+    labels = tuple(res.labels) + tuple(f"Filled {i + 1}" for i in range(k0))
+    return build_result(
+        fa,
+        0,
+        yi=yi,
+        vi=vi,
+        labels=labels,
+        events=None,
+        totals=None,
+        measure=res.measure,
+        transform=res.transform,
+        ni=ni,
+        method_requested=res.method_requested,
+        add=res.add,
+        to=res.to,
+    )

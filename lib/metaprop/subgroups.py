@@ -1,0 +1,291 @@
+"""Subgroup analysis: one fit per level, the test between subgroups, the moderator test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from scipy import special
+
+from metaprop import _validation as val
+from metaprop._engine import fit_arrays, fit_moderators
+from metaprop.effects import _DEFAULT_ADD, _counts_to_effects, _resolve_counts
+from metaprop.model import _check_finite_effects, build_result
+from metaprop.results import MetaResult
+
+__all__ = ["ModeratorTest", "SubgroupResult", "TestResult", "subgroup_analysis"]
+
+
+class TestResult(NamedTuple):
+    """A chi-squared test: ``statistic``, ``df``, ``pvalue``."""
+
+    statistic: float
+    df: int
+    pvalue: float
+
+
+class ModeratorTest(NamedTuple):
+    """Omnibus moderator test of ``rma(yi, vi, mods = ~ group)`` (metafor ``QM``).
+
+    ``df`` is the numerator df (number of contrasts); ``df_denominator`` is k - p for the
+    F test of knha/adhoc and None for the chi-squared test of z. ``tau2`` is the residual
+    between-study variance of the meta-regression.
+    """
+
+    statistic: float
+    df: int
+    pvalue: float
+    tau2: float
+    df_denominator: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SubgroupResult:
+    """Subgroup analysis: per-level fits and the two tests of a difference.
+
+    Attributes
+    ----------
+    results : dict of str to MetaResult
+        One fit per level (levels sorted as R sorts factor levels); a one-study level is a
+        fixed-effect fit.
+    q_between : TestResult
+        Fixed-effect Q test across the subgroup estimates
+        (:math:`\\sum_g w_g(\\hat\\mu_g-\\bar\\mu)^2`, :math:`w_g=1/\\mathrm{SE}_g^2`, df = G - 1).
+    moderator : ModeratorTest
+        Mixed-effects meta-regression on the group indicator, tau^2 by the same method
+        (one tau^2 shared by all groups).
+    groups : tuple of str
+        The group of each study, in input order.
+    overall : MetaResult
+        All studies pooled (same options).
+    """
+
+    results: dict[str, MetaResult]
+    q_between: TestResult
+    moderator: ModeratorTest
+    groups: tuple[str, ...]
+    overall: MetaResult
+
+    def to_frame(self):
+        """One row per level: group, k, method, estimate, CI, PI, tau2, i2, q, q_pvalue.
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> sg = mp.subgroup_analysis([4, 6, 10, 12], [20, 22, 25, 24], ["a", "a", "b", "b"])
+        >>> sg.to_frame()["group"].tolist()
+        ['a', 'b']
+        """
+        import pandas as pd
+
+        rows = []
+        for name, res in self.results.items():
+            rows.append(
+                {
+                    "group": name,
+                    "k": res.k,
+                    "method": res.method,
+                    "estimate": res.estimate,
+                    "ci_low": res.ci.low,
+                    "ci_high": res.ci.high,
+                    "pi_low": res.pi.low,
+                    "pi_high": res.pi.high,
+                    "estimate_t": res.estimate_t,
+                    "se_t": res.se_t,
+                    "tau2": res.tau2,
+                    "i2": res.i2,
+                    "q": res.q,
+                    "q_pvalue": res.q_pvalue,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def forest(self, ax=None, **kwargs):
+        """Subgroup forest plot (delegates to :func:`metaprop.plotting.subgroup_forest_plot`).
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import metaprop as mp
+        >>> sg = mp.subgroup_analysis([4, 6, 10, 12], [20, 22, 25, 24], ["a", "a", "b", "b"])
+        >>> ax = sg.forest()
+        """
+        from metaprop.plotting import subgroup_forest_plot
+
+        return subgroup_forest_plot(self, ax=ax, **kwargs)
+
+
+def subgroup_analysis(
+    xi=None,
+    ni=None,
+    g=None,
+    /,
+    *,
+    events=None,
+    totals=None,
+    groups=None,
+    data=None,
+    labels=None,
+    measure: str = "PLO",
+    method: str = "REML",
+    test: str = "z",
+    level: float = 0.95,
+    add: float | None = None,
+    to: str = "only0",
+    tol: float = 1e-10,
+    maxiter: int = 1000,
+) -> SubgroupResult:
+    """Meta-analysis within subgroups, with tests for a difference between them.
+
+    Parameters
+    ----------
+    xi, ni, g : array-like, DataFrame or MetaResult, optional
+        Events, totals and groups positionally: ``subgroup_analysis(events, totals,
+        groups)``; or a DataFrame first with column names by keyword
+        (``subgroup_analysis(df, events="x", totals="n", groups="region")``); or a fitted
+        :class:`~metaprop.results.MetaResult` first and ``groups`` (its effect sizes,
+        options and labels are reused).
+    events, totals, groups : array-like or str, optional
+        By keyword; column names with a DataFrame.
+    data, labels, measure, method, test, level, add, to, tol, maxiter
+        As :func:`metaprop.meta_prop`.
+
+    Returns
+    -------
+    SubgroupResult
+
+    Raises
+    ------
+    ValueError
+        Bad counts, missing or mismatched groups, fewer than two levels.
+
+    Notes
+    -----
+    Effect sizes are computed once for all studies (as metafor ``escalc`` on the whole
+    table), then each level is pooled with ``method`` (FE for a one-study level). The
+    test between subgroups is
+    :math:`Q_B=\\sum_g w_g(\\hat\\mu_g-\\hat\\mu_w)^2\\sim\\chi^2_{G-1}` with
+    :math:`w_g=1/\\mathrm{SE}(\\hat\\mu_g)^2`; the moderator test is metafor's
+    :math:`Q_M` of ``rma(yi, vi, mods = ~ group, method)``
+    (:func:`metaprop._engine.fit_moderators`).
+
+    References
+    ----------
+    Borenstein M, Higgins JPT (2013). Meta-analysis and subgroups. Prev Sci 14:134-143.
+    doi:10.1007/s11121-013-0377-7
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> sg = mp.subgroup_analysis([4, 6, 10, 12, 9], [20, 22, 25, 24, 30],
+    ...                           ["a", "a", "b", "b", "b"], method="DL")
+    >>> sorted(sg.results), sg.q_between.df
+    (['a', 'b'], 1)
+    >>> round(sg.q_between.statistic, 3)
+    2.755
+    """
+    if isinstance(xi, MetaResult):
+        base = xi
+        groups = g if g is not None else groups if groups is not None else ni
+        if ni is not None and g is not None:
+            raise ValueError("with a MetaResult, give only the groups")
+        yi, vi, labs = base.yi, base.vi, base.labels
+        ev, n = base.events, base.totals
+        measure, transform, ni_arr = base.measure, base.transform, base.ni
+        method = base.method_requested
+        test, level, add_used, to = base.test, base.level, base.add, base.to
+    else:
+        if val.is_frame(xi) and isinstance(groups, str):
+            groups = val.frame_columns(xi, groups=groups)["groups"]
+        elif data is not None and isinstance(groups, str):
+            groups = val.frame_columns(data, groups=groups)["groups"]
+        if g is not None:
+            if groups is not None:
+                raise ValueError("groups given twice (positionally and as groups=)")
+            groups = g
+        measure = val.check_choice(measure, val.MEASURES, "measure")
+        to = val.check_choice(to, val.TO_OPTIONS, "to")
+        level = val.check_level(level)
+        test = val.check_choice(test, val.TESTS, "test")
+        events, totals, labels = _resolve_counts(xi, ni, events, totals, data, labels)
+        ev, n, labs = val.check_counts(events, totals, labels)
+        add_used = _DEFAULT_ADD[measure] if add is None else float(add)
+        yi, vi = _counts_to_effects(ev, n, measure, add_used, to)
+        _check_finite_effects(yi, vi, ev, n, labs, measure)
+        transform, ni_arr = measure, n.astype(float)
+    method_c = val.canonical_method(method)
+    group_of = _check_groups(groups, labs)
+    levels = sorted(set(group_of))
+    if len(levels) < 2:
+        raise ValueError(f"subgroup analysis needs at least two groups, got {levels}")
+    k = len(group_of)
+    garr = np.array(group_of, dtype=object)
+    masks = np.array([garr == lv for lv in levels])
+    # one batch: every level and, last, all studies
+    batch_mask = np.vstack([masks, np.ones((1, k), dtype=bool)])
+    y2 = np.broadcast_to(yi, batch_mask.shape)
+    v2 = np.broadcast_to(vi, batch_mask.shape)
+    fa = fit_arrays(y2, v2, batch_mask, method_c, test, level, tol=tol, maxiter=maxiter)
+
+    def result(row, mask, method_shown=None):
+        return build_result(
+            fa,
+            row,
+            yi=yi,
+            vi=vi,
+            labels=labs,
+            events=ev,
+            totals=n,
+            measure=measure,
+            transform=transform,
+            ni=ni_arr,
+            method_requested=method if method_shown is None else method_shown,
+            add=add_used,
+            to=to,
+            mask=mask,
+            method=method_shown,
+        )
+
+    results = {}
+    for row, lv in enumerate(levels):
+        one = int(fa.k[row]) == 1
+        results[lv] = result(row, masks[row], "FE" if one else None)
+    overall = result(len(levels), None)
+    # fixed-effect test across subgroup estimates (Borenstein & Higgins 2013)
+    est = fa.beta[: len(levels)]
+    wg = 1.0 / fa.se[: len(levels)] ** 2
+    q_b = float(np.sum(wg * (est - np.sum(wg * est) / np.sum(wg)) ** 2))
+    df_b = len(levels) - 1
+    q_between = TestResult(q_b, df_b, float(special.chdtrc(df_b, q_b)))
+    X = np.column_stack([np.ones(k)] + [m.astype(float) for m in masks[1:]])
+    mf = fit_moderators(yi, vi, X, method_c, test, level, tol=tol, maxiter=maxiter)
+    moderator = ModeratorTest(
+        statistic=mf.qm,
+        df=mf.qm_df[0],
+        pvalue=mf.qm_pvalue,
+        tau2=mf.tau2,
+        df_denominator=mf.qm_df[1] if len(mf.qm_df) > 1 else None,
+    )
+    return SubgroupResult(
+        results=results,
+        q_between=q_between,
+        moderator=moderator,
+        groups=tuple(group_of),
+        overall=overall,
+    )
+
+
+def _check_groups(groups, labels: tuple[str, ...]) -> list[str]:
+    if groups is None:
+        raise ValueError("groups are required (one group per study)")
+    arr = val._array1d(groups, "groups")
+    if arr.shape[0] != len(labels):
+        raise ValueError(f"length mismatch: {len(labels)} studies but {arr.shape[0]} groups")
+    out = []
+    for i, x in enumerate(arr.tolist()):
+        if x is None or (isinstance(x, float) and np.isnan(x)):
+            raise ValueError(f"study at index {i} ({labels[i]!r}): group is missing")
+        out.append(str(x))
+    return out

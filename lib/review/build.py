@@ -1,0 +1,374 @@
+"""The living review's build: validate the data, execute the pages, render, publish.
+
+``python -m review build`` (also ``make book``) does, in order:
+
+1. validate ``data/`` (``review.validate``); stop on any error;
+2. read the parameter sets (``chapters/_params.yml``) and expand ``_toc.yml``;
+3. for each page, compute its cache key (chapter source, ``lib/``, the data it reads, its
+   parameters, installed packages) and reuse the cached execution or run the chapter with
+   papermill, in parallel;
+4. assemble the executed pages in a fresh source folder and render them with Jupyter Book,
+   strictly (warnings are errors, references checked);
+5. point ``<build>/html`` at the new site in one atomic step.
+
+Any failure (invalid data, a notebook that raises, a Sphinx warning, an interruption)
+leaves the published site exactly as it was and ends with a message that says what failed
+and where. Nothing under the data folder is written.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import html
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import string
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from review import cache as cache_mod
+from review import params as params_mod
+from review import release, site
+from review.execute import NOTEBOOK, PageFailed, execute_page
+
+# Book files copied next to the executed pages (the toc is generated, not copied).
+BOOK_FILES = ("references.bib",)
+BOOK_DIRS = ("_static", "_templates")
+LIB = Path(__file__).resolve().parent.parent  # lib/: metaprop and review
+
+
+class BuildError(Exception):
+    """The build stopped; the message says what failed and where."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Where the build reads and writes.
+
+    Attributes
+    ----------
+    root : Path
+        Book sources: ``_config.yml``, ``_toc.yml``, ``references.bib``, ``chapters/``.
+    data_dir : Path
+        The data folder the chapters read (read only).
+    out : Path
+        Build folder: the site (``html``), the page cache and Sphinx's doctrees.
+    jobs : int
+        Pages executed at the same time.
+    """
+
+    root: Path
+    data_dir: Path
+    out: Path
+    jobs: int = 2
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def validate_data(data_dir: Path) -> None:
+    """Run the data checks; raise BuildError naming the folder when they fail."""
+    from review import validate
+
+    if not data_dir.is_dir():
+        raise BuildError(f"data folder {data_dir} does not exist")
+    status = validate.main([str(data_dir)])
+    if status:
+        raise BuildError(f"data in {data_dir} failed validation (errors listed above)")
+
+
+def _outcome_rows_hash(code: str, data_dir: Path) -> str:
+    from review import data
+
+    rows = data.outcome(code, data_dir=data_dir)
+    return cache_mod.sha256_bytes(rows.to_csv(index=False).encode())
+
+
+def page_keys(opts: Options, pages: list[params_mod.Page]) -> dict[str, str]:
+    """Cache key of every page (by ``Page.name``), from what each page declares it reads."""
+    common = {
+        "lib": cache_mod.hash_tree(LIB, "*.py"),
+        "environment": cache_mod.environment_fingerprint(),
+    }
+    read_hashes: dict[str, str] = {}
+
+    def read_hash(token: str, page: params_mod.Page) -> str:
+        if token == "outcome":
+            label = f"outcome:{page.parameters['outcome']}"
+        else:
+            label = token
+        if label not in read_hashes:
+            if token == "outcome":
+                read_hashes[label] = _outcome_rows_hash(page.parameters["outcome"], opts.data_dir)
+            elif token == "data":
+                read_hashes[label] = release.data_hash(opts.data_dir, short=False)
+            elif token == "releases":
+                read_hashes[label] = cache_mod.hash_tree(opts.data_dir / release.RELEASES)
+            else:
+                read_hashes[label] = cache_mod.sha256_file(opts.root / token)
+        return read_hashes[label]
+
+    keys = {}
+    for page in pages:
+        parts = {
+            **common,
+            "chapter": cache_mod.sha256_file(opts.root / page.source),
+            "page": json.dumps(
+                [page.chapter, page.set_id, page.title, page.parameters], sort_keys=True
+            ),
+        }
+        for token in page.reads:
+            parts[f"reads:{token}"] = read_hash(token, page)
+        keys[page.name] = cache_mod.make_key(parts)
+    return keys
+
+
+def _run_pages(
+    opts: Options, todo: list[tuple[params_mod.Page, str]], store: cache_mod.Cache
+) -> list[str]:
+    """Execute pages in parallel, commit each success to the cache; return failure messages."""
+    failures = []
+    if not todo:
+        return failures
+    workers = max(1, min(opts.jobs, len(todo)))
+    # spawn: a clean interpreter per worker, no state copied from this process
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        running = {}
+        try:
+            for page, key in todo:
+                tmp = store.new_entry()
+                future = pool.submit(
+                    execute_page, str(opts.root), page, str(opts.data_dir), str(tmp)
+                )
+                running[future] = (page, key, tmp)
+                _say(f"  run     {page.name}")
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    page, key, tmp = running.pop(future)
+                    try:
+                        seconds = future.result()
+                    except (PageFailed, BrokenProcessPool) as exc:
+                        failures.append(
+                            str(exc)
+                            if isinstance(exc, PageFailed)
+                            else (f"{page.name}: {page.source}: the worker process died ({exc})")
+                        )
+                        _say(f"  FAILED  {page.name}")
+                        shutil.rmtree(tmp, ignore_errors=True)
+                        continue
+                    info = {"page": page.name, "seconds": round(seconds, 2)}
+                    store.commit(tmp, key, info)
+                    _say(f"  done    {page.name} in {seconds:.1f} s")
+        except BaseException:
+            # interrupted: stop the workers now (their kernels exit with them) rather than
+            # wait for the pages they run, and drop their half-written cache entries
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            store.clean_temporary()
+            raise
+    return failures
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """Copy a folder keeping modification times, so Sphinx sees unchanged pages as such."""
+    shutil.copytree(src, dst, copy_function=shutil.copy2, dirs_exist_ok=True)
+
+
+def _book_config(opts: Options, status: dict) -> dict:
+    """The book's ``_config.yml`` with the version banner shown on every page."""
+    config = yaml.safe_load((opts.root / "_config.yml").read_text(encoding="utf-8"))
+    # the banner is raw HTML: escape the values, though they come from our own data
+    shown = {k: html.escape(str(v)) for k, v in status.items()}
+    config.setdefault("html", {})["announcement"] = (
+        f"Version {shown['version']} &middot; data as of {shown['data_date']} "
+        f"&middot; data hash <code>{shown['data_hash']}</code>"
+    )
+    return config
+
+
+def assemble(
+    opts: Options,
+    src: Path,
+    pages: list[params_mod.Page],
+    entries: dict[str, Path],
+    status: dict,
+    toc: dict,
+) -> None:
+    """Lay out the Jupyter Book source folder: config, generated toc, executed pages."""
+    if src.exists():
+        shutil.rmtree(src)
+    src.mkdir(parents=True)
+    config = _book_config(opts, status)
+    (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    (src / "_toc.yml").write_text(
+        "# Generated by review.build from _toc.yml and chapters/_params.yml\n"
+        + yaml.safe_dump(toc, sort_keys=False),
+        encoding="utf-8",
+    )
+    for name in BOOK_FILES:
+        shutil.copy2(opts.root / name, src / name)
+    for name in BOOK_DIRS:
+        if (opts.root / name).is_dir():
+            _copy_tree(opts.root / name, src / name)
+    for page in pages:
+        target = src / Path(page.docname).parent
+        _copy_tree(entries[page.name], target)
+        (target / cache_mod.MANIFEST).unlink()
+        if "status" in page.render:
+            _fill_status(target / NOTEBOOK, status)
+
+
+def _fill_status(notebook: Path, status: dict) -> None:
+    """Give a page the status values as MyST substitutions ``{{ status_<name> }}``.
+
+    The values are escaped for Markdown (a backslash before each punctuation mark), so
+    whatever they hold is shown as written.
+    """
+    nb = nbformat.read(notebook, as_version=4)
+    subs = nb.metadata.setdefault("myst", {}).setdefault("substitutions", {})
+    for name, value in status.items():
+        text = str(value)
+        subs[f"status_{name}"] = "".join(f"\\{c}" if c in string.punctuation else c for c in text)
+    nbformat.write(nb, notebook)
+
+
+def site_key(opts: Options, keys: dict[str, str], status: dict) -> str:
+    """Key of the whole site: every page key plus the book's own files."""
+    parts = dict(keys)
+    parts["status"] = json.dumps(status, sort_keys=True)
+    for name in ("_config.yml", "_toc.yml", "chapters/_params.yml", *BOOK_FILES):
+        parts[name] = cache_mod.sha256_file(opts.root / name)
+    for name in BOOK_DIRS:
+        parts[name] = cache_mod.hash_tree(opts.root / name)
+    return cache_mod.make_key(parts)
+
+
+def _published_key(out: Path) -> str | None:
+    """Key of the site ``out/html`` points at, if it is intact."""
+    link = out / "html"
+    record = out / ".site.json"
+    try:
+        info = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    if not link.is_symlink() or Path(os.readlink(link)) != Path(info["site"]):
+        return None
+    if not (link / "index.html").is_file():
+        return None
+    return info["key"]
+
+
+def run(opts: Options) -> None:
+    """Build the book; raise BuildError on failure (the published site is then untouched)."""
+    opts.out.mkdir(parents=True, exist_ok=True)
+    with open(opts.out / ".lock", "w") as lock:
+        try:  # one build at a time per build folder
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(f"another build is running in {opts.out}") from None
+        _run_locked(opts)
+
+
+def _run_locked(opts: Options) -> None:
+    t0 = time.perf_counter()
+    out = opts.out
+    _say(f"Validating {opts.data_dir}")
+    validate_data(opts.data_dir)
+
+    pages = params_mod.load_pages(opts.root)
+    toc = params_mod.expand_toc(opts.root, pages)
+    keys = page_keys(opts, pages)
+    status = release.status(opts.data_dir)
+    _say(f"Book: {len(pages)} pages; version {status['version']}, data hash {status['data_hash']}")
+
+    store = cache_mod.Cache(out / ".cache")
+    store.clean_temporary()
+    entries: dict[str, Path] = {}
+    todo = []
+    for page in pages:
+        key = keys[page.name]
+        try:
+            entry = store.lookup(key)
+        except cache_mod.CorruptEntry as exc:
+            _say(f"  corrupt cache entry of {page.name} ({exc}): removed, executing again")
+            entry = None
+        if entry is None:
+            todo.append((page, key))
+        else:
+            entries[page.name] = entry
+            _say(f"  reused  {page.name} (key {key[:12]})")
+
+    _say(f"Executing {len(todo)} of {len(pages)} pages ({opts.jobs} at a time)")
+    failures = _run_pages(opts, todo, store)
+    if failures:
+        raise BuildError(
+            f"{len(failures)} page(s) failed; the published site is unchanged:\n  "
+            + "\n  ".join(failures)
+        )
+    for page, key in todo:
+        entries[page.name] = store.path(key)
+
+    key = site_key(opts, keys, status)
+    if _published_key(out) == key:
+        _say(f"Site unchanged: {out / 'html'} is up to date ({time.perf_counter() - t0:.1f} s)")
+        return
+
+    staging = out / ".staging"
+    src = staging / "src"
+    assemble(opts, src, pages, entries, status, toc)
+    sites = out / "sites"
+    sites.mkdir(parents=True, exist_ok=True)
+    new_site = sites / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    _say("Rendering with Jupyter Book (strict)")
+    t1 = time.perf_counter()
+    try:
+        code, messages = site.render(src, new_site, out / ".doctrees")
+    except BaseException:  # interrupted: neither half a site nor half a doctree cache
+        shutil.rmtree(new_site, ignore_errors=True)
+        shutil.rmtree(out / ".doctrees", ignore_errors=True)
+        raise
+    if code != 0:
+        shutil.rmtree(new_site, ignore_errors=True)
+        raise BuildError(
+            f"Jupyter Book failed (exit {code}); the published site is unchanged. "
+            f"Sources of the failed render: {src}\n{messages}"
+        )
+    _say(f"  rendered in {time.perf_counter() - t1:.1f} s")
+    site.publish(new_site, out / "html")
+    (out / ".site.json").write_text(
+        json.dumps({"key": key, "site": os.path.relpath(new_site, out)})
+    )
+    shutil.rmtree(staging, ignore_errors=True)
+    _say(f"Site published: {out / 'html'} ({time.perf_counter() - t0:.1f} s in all)")
+
+
+def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def main(opts: Options) -> int:
+    """Run the build for the command line: 0 on success, 1 on failure, 130 if interrupted."""
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        run(opts)
+    except (BuildError, params_mod.ParamsError) as exc:
+        print(f"BUILD FAILED: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("BUILD INTERRUPTED: the published site is unchanged", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,167 @@
+"""Cache of executed pages, keyed on everything a page's output depends on.
+
+An entry is a folder named by the key: the executed notebook, the files it wrote (figures,
+tables) and ``MANIFEST.json`` with the size and SHA-256 of each. Entries are written in a
+temporary folder and renamed into place, so a reader never sees half an entry; an entry whose
+manifest is missing, unreadable or disagrees with its files is reported and removed, and the
+page is executed again.
+
+Jupyter Book's own cache (jupyter-cache) keys on code cells only; it would reuse a page after
+``lib/`` or ``data/`` changed. This one keys on the chapter source, every ``.py`` file under
+``lib/``, the data the page reads, its parameters and the installed package versions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+MANIFEST = "MANIFEST.json"
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's content, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def hash_files(root: Path, paths: list[Path]) -> str:
+    """One hash over the relative names and contents of ``paths`` (sorted by name)."""
+    digest = hashlib.sha256()
+    for path in sorted(paths, key=lambda p: p.relative_to(root).as_posix()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(sha256_file(path).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def hash_tree(root: Path, pattern: str = "*", exclude: tuple[str, ...] = ()) -> str:
+    """Hash of every file under ``root`` matching ``pattern``, skipping top-level ``exclude``.
+
+    Caches (``__pycache__``) and hidden files are skipped: they do not change what runs.
+    """
+    if not root.exists():
+        return sha256_bytes(b"absent")
+    paths = [
+        p
+        for p in root.rglob(pattern)
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and p.relative_to(root).parts[0] not in exclude
+    ]
+    return hash_files(root, paths)
+
+
+def environment_fingerprint() -> str:
+    """Python version and every installed distribution with its version (as ``pip freeze``).
+
+    Read from package metadata rather than by running pip, which takes a second or more.
+    """
+    lines = {
+        f"{dist.metadata['Name']}=={dist.version}".lower()
+        for dist in metadata.distributions()
+        if dist.metadata["Name"]
+    }
+    return sha256_bytes((sys.version + "\n" + "\n".join(sorted(lines))).encode())
+
+
+def make_key(parts: dict[str, str]) -> str:
+    """Key of a cache entry: hash of its named parts (canonical JSON)."""
+    return sha256_bytes(json.dumps(parts, sort_keys=True).encode())
+
+
+class CorruptEntry(Exception):
+    """A cache entry whose files do not match its manifest."""
+
+
+class Cache:
+    """Folder of executed pages, one sub-folder per key.
+
+    Parameters
+    ----------
+    root : Path
+        Cache folder, created when needed.
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        """Folder of the entry ``key`` (whether or not it exists)."""
+        return self.root / key
+
+    def lookup(self, key: str) -> Path | None:
+        """Return the entry's folder if it exists and checks out, else None.
+
+        Raises
+        ------
+        CorruptEntry
+            The entry exists but a file is missing, altered or unlisted; it has been removed.
+        """
+        entry = self.path(key)
+        if not entry.exists():
+            return None
+        try:
+            self.verify(entry)
+        except CorruptEntry:
+            shutil.rmtree(entry, ignore_errors=True)
+            raise
+        return entry
+
+    @staticmethod
+    def verify(entry: Path) -> dict:
+        """Check every file of ``entry`` against its manifest; return the manifest."""
+        try:
+            manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
+            files = manifest["files"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CorruptEntry(f"{entry.name[:12]}: unreadable manifest ({exc})") from exc
+        present = {p.relative_to(entry).as_posix() for p in entry.rglob("*") if p.is_file()} - {
+            MANIFEST
+        }
+        if present != set(files):
+            raise CorruptEntry(
+                f"{entry.name[:12]}: files {sorted(present ^ set(files))} differ from manifest"
+            )
+        for name, expected in files.items():
+            if sha256_file(entry / name) != expected:
+                raise CorruptEntry(f"{entry.name[:12]}: checksum of {name} does not match")
+        return manifest
+
+    def new_entry(self) -> Path:
+        """A fresh temporary folder (inside the cache, so the final rename is atomic)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+
+    def commit(self, tmp: Path, key: str, info: dict) -> Path:
+        """Write the manifest of ``tmp`` last, then rename it to the entry ``key``."""
+        files = {
+            p.relative_to(tmp).as_posix(): sha256_file(p) for p in tmp.rglob("*") if p.is_file()
+        }
+        manifest = tmp / MANIFEST
+        manifest.write_text(json.dumps({**info, "key": key, "files": files}, indent=1))
+        final = self.path(key)
+        if final.exists():  # another build stored the same result meanwhile
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        return final
+
+    def clean_temporary(self) -> None:
+        """Remove folders left by an interrupted build."""
+        if self.root.exists():
+            for tmp in self.root.glob(".tmp-*"):
+                shutil.rmtree(tmp, ignore_errors=True)

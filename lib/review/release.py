@@ -1,0 +1,412 @@
+"""Versions of the living review: release snapshots and what changed since the last one.
+
+``python -m review release VERSION`` copies the data tables and every pooled result the book
+shows into ``data/releases/VERSION/``, with ``manifest.json`` (version, date, data hash,
+dates of the data and of the last search, checksums). The *What changed* chapter compares
+the current data with the last release: studies added or removed, every corrected field,
+and every pooled number that moved.
+
+Follows the living-review items of PRISMA 2020 (version, date of the last search, what
+triggers an update); see Page et al. 2021, doi:10.1136/bmj.n71, and Elliott et al. 2017,
+doi:10.1016/j.jclinepi.2017.08.010.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from review import cache as cache_mod
+from review import params as params_mod
+
+RELEASES = "releases"
+MANIFEST = "manifest.json"
+POOLED = "pooled.csv"
+TABLES = "tables"
+# Key columns of the data tables (data/README.md); other tables are compared row by row.
+KEYS = {
+    "studies.csv": ("study_id",),
+    "outcomes.csv": ("study_id", "outcome", "variant"),
+    "screening.csv": ("record_id",),
+    "quality.csv": ("study_id", "scale", "item", "scorer"),
+    "prisma.csv": ("search_round", "step"),
+}
+# Columns whose latest value dates the data, and the one that dates the last search.
+DATE_COLUMNS = ("date_public", "date")
+SEARCH_TABLE, SEARCH_COLUMN = "screening.csv", "date"
+SHORT_HASH = 10
+
+
+class ReleaseError(ValueError):
+    """A release cannot be made (exists already, invalid data, bad version string)."""
+
+
+def default_root() -> Path:
+    """Book sources the chapters belong to: ``$REVIEW_BOOK_ROOT``, else this checkout."""
+    env = os.environ.get("REVIEW_BOOK_ROOT")
+    return Path(env) if env else Path(__file__).resolve().parents[2]
+
+
+def default_data_dir() -> Path:
+    """The data folder chapters read: ``$REVIEW_DATA_DIR``, else ``data/`` of this checkout."""
+    env = os.environ.get("REVIEW_DATA_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "data"
+
+
+def data_tables(data_dir: Path) -> list[Path]:
+    """The data tables: every CSV at the top of the data folder (releases excluded)."""
+    return sorted(Path(data_dir).glob("*.csv"))
+
+
+def data_hash(data_dir: Path, short: bool = True) -> str:
+    """Hash of every file of the data folder except the release snapshots."""
+    digest = cache_mod.hash_tree(Path(data_dir), exclude=(RELEASES,))
+    return digest[:SHORT_HASH] if short else digest
+
+
+def _latest(path: Path, columns: tuple[str, ...]) -> str | None:
+    """Latest non-empty ISO date (full or partial) in ``columns`` of one CSV."""
+    if not path.is_file():
+        return None
+    with open(path, newline="", encoding="utf-8") as fh:
+        values = [
+            row[c].strip()
+            for row in csv.DictReader(fh)
+            for c in columns
+            if (row.get(c) or "").strip()
+        ]
+    return max(values) if values else None
+
+
+def list_releases(data_dir: Path) -> list[dict]:
+    """Manifests of every release, oldest first (by release date, then version)."""
+    root = Path(data_dir) / RELEASES
+    found = []
+    for manifest in root.glob(f"*/{MANIFEST}"):
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+        found.append({**info, "path": str(manifest.parent)})
+    return sorted(found, key=lambda m: (m["date"], m["version"]))
+
+
+def status(data_dir: Path | None = None) -> dict:
+    """Version, data hash and dates of the data in ``data_dir``, as every page shows them.
+
+    The version is that of the last release when the data still hash the same; otherwise
+    the last version followed by ``+ unreleased changes`` (or ``unreleased``, before any).
+    """
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    full = data_hash(data_dir, short=False)
+    releases = list_releases(data_dir)
+    last = releases[-1] if releases else None
+    if last is None:
+        version = "unreleased"
+    elif last["data_hash"] == full:
+        version = last["version"]
+    else:
+        version = f"{last['version']} + unreleased changes"
+    dates = [_latest(p, DATE_COLUMNS) for p in data_tables(data_dir)]
+    dates = [d for d in dates if d]
+    return {
+        "version": version,
+        "last_release": last["version"] if last else "none",
+        "last_release_date": last["date"] if last else "none",
+        "data_hash": full[:SHORT_HASH],
+        "data_date": max(dates) if dates else "not recorded",
+        "search_date": _latest(data_dir / SEARCH_TABLE, (SEARCH_COLUMN,)) or "not recorded",
+    }
+
+
+def pooled_results(data_dir: Path, root: Path) -> pd.DataFrame:
+    """Every pooled result the book shows, computed as the outcome pages compute them.
+
+    For each page of ``chapters/_params.yml`` that reads an outcome: the plan's row
+    selection and population, the plan's inverse-variance model, the page's subgroup
+    variables (the same calls as ``chapters/outcome.md``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns page, outcome, population, then those of :func:`review.book.pooled_frame`.
+    """
+    import metaprop as mp
+
+    from review import analysis, book, data
+    from review.plan import load_plan
+
+    plan = load_plan(Path(root) / "analysis_plan.yaml")
+    model = plan.fallback
+    options = {
+        "events": "events",
+        "totals": "total",
+        "labels": "label",
+        "measure": model.measure,
+        "method": model.method,
+        "test": model.test,
+        "level": plan.level,
+    }
+    frames = []
+    for page in params_mod.load_pages(Path(root)):
+        if "outcome" not in page.reads:
+            continue
+        p = page.parameters
+        rows = data.outcome(p["outcome"], data_dir=data_dir)
+        rows = analysis.population_rows(rows, p["population"], plan)
+        rows, _ = analysis.select_rows(rows, plan)
+        with warnings.catch_warnings():
+            # the outcome pages show these fits' warnings (e.g. a one-study subgroup);
+            # repeating them here would only add noise to the What changed page
+            warnings.simplefilter("ignore", UserWarning)
+            res = mp.meta_prop(rows, **options)
+            by = {v: mp.subgroup_analysis(rows, groups=v, **options) for v in p["subgroups"]}
+        frame = book.pooled_frame(res, by)
+        frame.insert(0, "population", p["population"])
+        frame.insert(0, "outcome", p["outcome"])
+        frame.insert(0, "page", page.set_id)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def make_release(version: str, data_dir: Path, root: Path, today: dt.date | None = None) -> Path:
+    """Snapshot the data tables and all pooled results into ``data_dir/releases/VERSION``.
+
+    The snapshot is written in a temporary folder and renamed into place, so a failed or
+    interrupted release leaves nothing behind. An existing version is never overwritten.
+
+    Returns
+    -------
+    Path
+        The release folder.
+    """
+    if not version or "/" in version or version.startswith(".") or version != version.strip():
+        raise ReleaseError(f"bad version string {version!r}")
+    data_dir = Path(data_dir)
+    target = data_dir / RELEASES / version
+    if target.exists():
+        raise ReleaseError(f"release {version} exists already: {target}")
+    info = status(data_dir)
+    pooled = pooled_results(data_dir, root)
+    (data_dir / RELEASES).mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=data_dir / RELEASES))
+    try:
+        (tmp / TABLES).mkdir()
+        for table in data_tables(data_dir):
+            shutil.copy2(table, tmp / TABLES / table.name)
+        pooled.to_csv(tmp / POOLED, index=False)
+        files = {
+            p.relative_to(tmp).as_posix(): cache_mod.sha256_file(p)
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file()
+        }
+        manifest = {
+            "version": version,
+            "date": (today or dt.datetime.now(dt.timezone.utc).date()).isoformat(),
+            "data_hash": data_hash(data_dir, short=False),
+            "data_date": info["data_date"],
+            "search_date": info["search_date"],
+            "files": files,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def table_changes(old_dir: Path, new_dir: Path) -> pd.DataFrame:
+    """Rows added, removed and fields corrected between two folders of data tables.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns table, key, change (``added``, ``removed``, ``corrected``), field, old, new;
+        one row per added or removed row and per corrected field.
+    """
+    out = []
+    names = sorted({p.name for p in data_tables(old_dir)} | {p.name for p in data_tables(new_dir)})
+    for name in names:
+        old_path, new_path = Path(old_dir) / name, Path(new_dir) / name
+        new = _read(new_path) if new_path.is_file() else None
+        old = _read(old_path) if old_path.is_file() else None
+        if old is None:  # a table that is new: every row is added
+            old = new.iloc[0:0]
+        if new is None:
+            new = old.iloc[0:0]
+        key = list(KEYS.get(name, ())) or sorted(set(old.columns) & set(new.columns))
+        old_rows = {tuple(r[key]): r for _, r in old.iterrows()}
+        new_rows = {tuple(r[key]): r for _, r in new.iterrows()}
+        for k in sorted(new_rows.keys() - old_rows.keys()):
+            out.append([name, " / ".join(k), "added", "", "", ""])
+        for k in sorted(old_rows.keys() - new_rows.keys()):
+            out.append([name, " / ".join(k), "removed", "", "", ""])
+        fields = [c for c in new.columns if c in old.columns and c not in key]
+        for k in sorted(old_rows.keys() & new_rows.keys()):
+            for field in fields:
+                before, after = old_rows[k][field], new_rows[k][field]
+                if before != after:
+                    out.append([name, " / ".join(k), "corrected", field, before, after])
+    return pd.DataFrame(out, columns=["table", "key", "change", "field", "old", "new"])
+
+
+POOLED_KEY = ["outcome", "population", "subgroup_by", "subgroup"]
+
+
+def pooled_changes(old: pd.DataFrame, new: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+    """Pooled results that moved: every result whose shown value (in percent) changed.
+
+    A result "moved" when its estimate or a confidence bound, rounded as the book shows it
+    (``digits`` decimals of a percentage), differs; results that appear or disappear are
+    listed with the missing side empty.
+    """
+    key = POOLED_KEY
+    shown = ["estimate", "ci_low", "ci_high"]
+    if old.empty:
+        old = pd.DataFrame(columns=[*key, "k", *shown]).astype({c: float for c in shown})
+    merged = old.merge(new, on=key, how="outer", suffixes=("_old", "_new"), indicator=True)
+    moved = merged["_merge"] != "both"
+    for col in shown:
+        before = (100 * merged[f"{col}_old"]).round(digits)
+        after = (100 * merged[f"{col}_new"]).round(digits)
+        moved |= before.ne(after) & merged["_merge"].eq("both")
+    cols = key + [f"{c}_{side}" for side in ("old", "new") for c in ["k", *shown]]
+    return merged.loc[moved, cols].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Diff:
+    """The current data against the last release.
+
+    Attributes
+    ----------
+    last : dict or None
+        Manifest of the last release (None before the first release).
+    current : dict
+        :func:`status` of the current data.
+    tables : pandas.DataFrame
+        :func:`table_changes` from the release's tables to the current ones.
+    pooled : pandas.DataFrame
+        :func:`pooled_changes`: every pooled result that moved.
+    history : pandas.DataFrame
+        :func:`history`: overall results of every release and of the current data.
+    """
+
+    last: dict | None
+    current: dict
+    tables: pd.DataFrame
+    pooled: pd.DataFrame
+    history: pd.DataFrame
+
+    def studies(self) -> pd.DataFrame:
+        """Changes to the study table only (added, removed, corrected fields)."""
+        return self.tables[self.tables["table"] == "studies.csv"].reset_index(drop=True)
+
+    def table_summary(self) -> pd.DataFrame:
+        """Per table: rows added, rows removed, fields corrected."""
+        counts = pd.crosstab(self.tables["table"], self.tables["change"])
+        counts = counts.reindex(columns=["added", "removed", "corrected"], fill_value=0)
+        return counts.rename(columns={"corrected": "fields corrected"}).reset_index()
+
+    def corrections(self) -> pd.DataFrame:
+        """Every corrected field (old and new value) of every table."""
+        return self.tables[self.tables["change"] == "corrected"].reset_index(drop=True)
+
+    def counts(self) -> dict[str, str]:
+        """Numbers for the prose: release compared with, studies added/removed/corrected."""
+        studies = self.studies()
+        corrected = self.tables[self.tables["change"] == "corrected"]
+        return {
+            "last_version": self.last["version"] if self.last else "none",
+            "last_date": self.last["date"] if self.last else "none",
+            "studies_added": str(int((studies["change"] == "added").sum())),
+            "studies_removed": str(int((studies["change"] == "removed").sum())),
+            "studies_corrected": str(
+                studies.loc[studies["change"] == "corrected", "key"].nunique()
+            ),
+            "fields_corrected": str(len(corrected)),
+            "rows_changed": str(len(self.tables)),
+            "pooled_moved": str(len(self.pooled)),
+        }
+
+    def summary(self) -> str:
+        """One sentence: what this version is compared with."""
+        if self.last is None:
+            return (
+                "No version has been released yet, so everything below is new: every table "
+                "row counts as added and every pooled result as new."
+            )
+        return (
+            f"This version ({self.current['version']}) is compared with release "
+            f"{self.last['version']} of {self.last['date']} (data hash "
+            f"{self.last['data_hash'][:SHORT_HASH]})."
+        )
+
+
+def diff_from_last(data_dir: Path | None = None, root: Path | None = None) -> Diff:
+    """Compare the current data and pooled results with the last release."""
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    root = Path(root) if root is not None else default_root()
+    releases = list_releases(data_dir)
+    last = releases[-1] if releases else None
+    current = pooled_results(data_dir, root)
+    if last is None:
+        with tempfile.TemporaryDirectory() as empty:
+            tables = table_changes(Path(empty), data_dir)
+        old = pd.DataFrame()
+    else:
+        tables = table_changes(Path(last["path"]) / TABLES, data_dir)
+        old = pd.read_csv(Path(last["path"]) / POOLED)
+    frames = [
+        pd.read_csv(Path(m["path"]) / POOLED).assign(version=m["version"], date=m["date"])
+        for m in releases
+    ]
+    now = status(data_dir)
+    frames.append(current.assign(version=now["version"], date=now["data_date"]))
+    hist = pd.concat(frames, ignore_index=True)
+    hist = hist[(hist["subgroup_by"] == "all")].reset_index(drop=True)
+    return Diff(last, now, tables, pooled_changes(old, current), hist)
+
+
+def plot_history(history: pd.DataFrame, ax=None):
+    """Overall pooled estimate (with its confidence interval) of each outcome per version.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        :attr:`Diff.history`.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots()
+    versions = list(dict.fromkeys(history["version"]))
+    outcomes = list(dict.fromkeys(history["outcome"]))
+    width = 0.6 / max(1, len(outcomes))
+    for j, (name, rows) in enumerate(history.groupby("outcome", sort=False)):
+        x = [versions.index(v) + (j - (len(outcomes) - 1) / 2) * width for v in rows["version"]]
+        est = 100 * rows["estimate"]
+        err = [est - 100 * rows["ci_low"], 100 * rows["ci_high"] - est]
+        ax.errorbar(x, est, yerr=err, fmt="o", capsize=3, label=name)
+    ax.set_xticks(range(len(versions)), versions)
+    ax.set_ylabel("Pooled proportion (%)")
+    ax.set_xlabel("Version")
+    ax.set_ylim(0, 100)
+    ax.legend(title="Outcome", frameon=False, loc="best")
+    return ax

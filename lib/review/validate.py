@@ -1,0 +1,651 @@
+"""Validate ``data/``: every problem at once, each with file, line, column, value and rule.
+
+``run(data_dir)`` reads every table as text (UTF-8; a byte-order mark and CRLF line ends are
+normalised silently; leading or trailing spaces in a cell are trimmed with a warning), checks
+the file itself (present, decodable, comma-separated, balanced quotes, expected header, rows
+present), then each cell and row against the pandera schemas of :mod:`review.schema`, then the
+rules that span rows and tables (unique keys, one primary variant per study and outcome,
+known studies, no report entered twice). Line numbers are those an editor shows (the header
+is line 1; a row whose quoted text spans lines is reported at its first line).
+
+``python -m review validate [DATA_DIR]`` calls :func:`main`: exit status 0 when there is no
+error, 1 with the report otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from review import schema
+from review.schema import TABLES, Table
+
+__all__ = ["Problem", "Report", "Parsed", "read_table", "run", "main", "default_data_dir"]
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: where (file, line, column), what (value) and which rule.
+
+    ``line`` is None for a problem with the whole file; ``column`` is None when no single
+    column is at fault.
+    """
+
+    file: str
+    line: int | None
+    column: str | None
+    value: str | None
+    rule: str
+    severity: str = ERROR
+    detail: str = ""
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.column:
+            where += f" [{self.column}]"
+        text = f"{self.severity.upper()} {where}: {self.rule}"
+        if self.value is not None:
+            shown = self.value if len(self.value) <= 80 else self.value[:77] + "..."
+            text += f" (value {shown!r})"
+        if self.detail:
+            text += f": {self.detail}"
+        return text
+
+
+@dataclass
+class Report:
+    """All problems found in one data directory."""
+
+    data_dir: Path
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def __str__(self) -> str:
+        head = f"{self.data_dir}: {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+        return "\n".join([head, *(str(p) for p in self.errors + self.warnings)])
+
+
+@dataclass
+class Parsed:
+    """A table read as text: the frame (all cells str, trimmed) and each row's line."""
+
+    table: Table
+    frame: pd.DataFrame
+    lines: list[int]
+    readable: bool = True
+
+
+def default_data_dir() -> Path:
+    """``$REVIEW_DATA_DIR`` if set, else the repository's ``data/`` beside ``lib/``."""
+    env = os.environ.get("REVIEW_DATA_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "data"
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def read_table(path: Path, table: Table, problems: list[Problem]) -> Parsed:
+    """Read one CSV file as text, appending file-level and cell-trim problems.
+
+    Nothing in a cell is interpreted: no NA strings, no number parsing, no HTML handling.
+    """
+    name = path.name
+    expected = ",".join(table.names)
+    empty = Parsed(table, pd.DataFrame(columns=table.names, dtype=object), [], readable=False)
+
+    def file_problem(rule: str, detail: str, line: int | None = None) -> Parsed:
+        problems.append(Problem(name, line, None, None, rule, ERROR, detail))
+        return empty
+
+    if not path.is_file():
+        return file_problem("file missing", f"expected {name} with header: {expected}")
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # UTF-8 byte-order mark: ordinary, dropped silently
+    if not raw.strip():
+        return file_problem("empty file", f"expected a header line: {expected}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        byte = raw[exc.start : exc.start + 1].hex()
+        return file_problem(
+            "bytes that are not UTF-8",
+            f"byte 0x{byte} at line {line}; expected UTF-8 text (save the file as UTF-8)",
+            line,
+        )
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+
+    rows: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(text), strict=True)
+    start = 1
+    try:
+        for record in reader:
+            rows.append((start, record))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        return file_problem(
+            "unbalanced quotes",
+            f"a quoted field starting on line {start} is not closed properly ({exc}); "
+            'expected every opening " to be closed',
+            start,
+        )
+    rows = [(n, r) for n, r in rows if r != []]  # blank lines
+    if not rows:
+        return file_problem("empty file", f"expected a header line: {expected}")
+
+    header_line, header = rows[0]
+    header = [h.strip() for h in header]
+    if len(header) == 1 and len(table.names) > 1:
+        for sep, label in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
+            if sep in header[0]:
+                return file_problem(
+                    "wrong delimiter",
+                    f"the header is separated by {label}s ({sep!r}); expected commas: {expected}",
+                    header_line,
+                )
+    _check_header(name, header, table, problems)
+    body = rows[1:]
+    if not body and table.min_rows > 0:
+        problems.append(
+            Problem(
+                name,
+                None,
+                None,
+                None,
+                "header only",
+                ERROR,
+                f"no data rows; expected at least {table.min_rows} row(s) under the header",
+            )
+        )
+    present = [h for h in header if h in table.names]
+    records: list[dict[str, str]] = []
+    lines: list[int] = []
+    for line, record in body:
+        if len(record) != len(header):
+            spans = _record_spans(text, line)
+            hint = (
+                "; the record spans several lines, so a quote is probably unbalanced"
+                if spans
+                else "; check the delimiter and quoting"
+            )
+            problems.append(
+                Problem(
+                    name,
+                    line,
+                    None,
+                    None,
+                    "wrong number of fields",
+                    ERROR,
+                    f"{len(record)} fields where the header has {len(header)}{hint}",
+                )
+            )
+            continue
+        cells = {}
+        for col, value in zip(header, record, strict=True):
+            if col not in present:
+                continue
+            trimmed = value.strip(" \t")
+            if trimmed != value:
+                problems.append(
+                    Problem(
+                        name,
+                        line,
+                        col,
+                        value,
+                        "leading or trailing spaces trimmed",
+                        WARNING,
+                    )
+                )
+            cells[col] = trimmed
+        records.append(cells)
+        lines.append(line)
+    frame = pd.DataFrame.from_records(records, columns=present)
+    frame = frame.astype(object) if frame.empty else frame
+    frame.index = range(len(frame))
+    return Parsed(table, frame, lines, readable=bool(present))
+
+
+def _record_spans(text: str, line: int) -> bool:
+    """True if the record starting at ``line`` continues on the next line (open quote)."""
+    lines = text.split("\n")
+    if line - 1 >= len(lines):
+        return False
+    return lines[line - 1].count('"') % 2 == 1
+
+
+def _check_header(name: str, header: list[str], table: Table, problems: list[Problem]) -> bool:
+    """Report missing, extra, renamed and duplicated columns; True if there was any."""
+    expected = table.names
+    missing = [c for c in expected if c not in header]
+    extra = [c for c in header if c not in expected]
+    found = False
+    for col in sorted({c for c in header if header.count(c) > 1}):
+        problems.append(Problem(name, 1, col, col, "duplicated column", ERROR))
+        found = True
+    for col in extra:
+        pos = header.index(col)
+        was = expected[pos] if pos < len(expected) and expected[pos] in missing else None
+        detail = (
+            f"column {col!r} where {was!r} is expected (renamed?)"
+            if was
+            else f"not a column of {name}; expected: {','.join(expected)}"
+        )
+        problems.append(Problem(name, 1, col, col, "unexpected column", ERROR, detail))
+        found = True
+    for col in missing:
+        problems.append(
+            Problem(name, 1, col, None, "missing column", ERROR, f"expected: {','.join(expected)}")
+        )
+        found = True
+    if not found and header != expected:
+        problems.append(
+            Problem(
+                name,
+                1,
+                None,
+                None,
+                "columns in another order",
+                WARNING,
+                f"expected order: {','.join(expected)}",
+            )
+        )
+    return found
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+def _codes(parsed: Parsed | None) -> tuple[dict[str, set[str]] | None, dict[str, str]]:
+    """Allowed codes per ``table.column`` and the kind of each outcome code."""
+    if parsed is None or not parsed.readable or parsed.frame.empty:
+        return None, {}
+    d = parsed.frame
+    if not {"table", "column", "code", "type"} <= set(d.columns):
+        return None, {}
+    codes: dict[str, set[str]] = defaultdict(set)
+    kinds: dict[str, str] = {}
+    for t, c, k, typ in zip(d["table"], d["column"], d["code"], d["type"], strict=True):
+        if k:
+            codes[f"{t}.{c}"].add(k)
+            if t == "outcomes" and c == "outcome":
+                kinds[k] = typ
+    return dict(codes), kinds
+
+
+def _schema_problems(
+    parsed: Parsed, codes: dict[str, set[str]] | None, kinds: dict[str, str]
+) -> list[Problem]:
+    """Run the pandera schemas of a table; one problem per failing cell (first rule wins)."""
+    frame, table = parsed.frame, parsed.table
+    if frame.empty:
+        return []
+    present = list(frame.columns)
+    out: list[Problem] = []
+    seen: set[tuple[int, str | None]] = set()
+    for severity, sch in (
+        (ERROR, schema.error_schema(table, present, codes, kinds)),
+        (WARNING, schema.warning_schema(table, present)),
+    ):
+        try:
+            sch.validate(frame, lazy=True)
+        except schema.SchemaErrors as exc:
+            # most specific rule first: checks are declared in that order
+            fc = exc.failure_cases.sort_values(["index", "check_number"], kind="stable")
+            for rec in fc.itertuples(index=False):
+                idx = rec.index
+                if idx is None or pd.isna(idx):
+                    continue
+                idx = int(idx)
+                check = str(rec.check)
+                if rec.schema_context == "DataFrameSchema":
+                    # a row rule: pandera lists every column; report it once, at its column
+                    column = schema.RULE_COLUMNS.get(check)
+                    key = (idx, check)
+                else:
+                    column = rec.column if isinstance(rec.column, str) else None
+                    key = (idx, column)
+                if column is not None and column not in frame.columns:
+                    column = None
+                if key in seen:
+                    continue
+                seen.add(key)
+                value = frame.at[idx, column] if column else None
+                out.append(
+                    Problem(
+                        table.file,
+                        parsed.lines[idx],
+                        column,
+                        value,
+                        check,
+                        severity,
+                        _detail(frame, idx, check, codes, table.name, column),
+                    )
+                )
+    return out
+
+
+def _detail(
+    frame: pd.DataFrame,
+    idx: int,
+    check: str,
+    codes: dict[str, set[str]] | None,
+    table: str,
+    column: str | None,
+) -> str:
+    """Context for a failed rule: the allowed codes, or the numbers compared."""
+    if check.startswith("known code") and codes is not None and column:
+        return "allowed: " + ", ".join(sorted(codes.get(f"{table}.{column}", ())))
+    row = frame.loc[idx]
+    if check.startswith("reported percent") or check == "events <= total":
+        try:
+            e, t = int(row["events"]), int(row["total"])
+        except (KeyError, ValueError):
+            return ""
+        pct = f" = {100 * e / t:.2f}%" if t > 0 else ""
+        return f"events/total {e}/{t}{pct}"
+    return ""
+
+
+def _key_problems(parsed: Parsed) -> list[Problem]:
+    frame, table = parsed.frame, parsed.table
+    if frame.empty or not set(table.key) <= set(frame.columns):
+        return []
+    out = []
+    first: dict[tuple, int] = {}
+    for i, key in enumerate(zip(*(frame[c] for c in table.key), strict=True)):
+        if key in first:
+            out.append(
+                Problem(
+                    table.file,
+                    parsed.lines[i],
+                    table.key[-1],
+                    " / ".join(key),
+                    "duplicate key",
+                    ERROR,
+                    f"({', '.join(table.key)}) already on line {first[key]}",
+                )
+            )
+        else:
+            first[key] = parsed.lines[i]
+    return out
+
+
+def _primary_problems(out_p: Parsed) -> list[Problem]:
+    """Exactly one primary variant per (study_id, outcome)."""
+    f = out_p.frame
+    if f.empty or not {"study_id", "outcome", "primary"} <= set(f.columns):
+        return []
+    problems = []
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, key in enumerate(zip(f["study_id"], f["outcome"], strict=True)):
+        groups[key].append(i)
+    for (sid, code), idx in groups.items():
+        prim = [i for i in idx if f.at[i, "primary"] == "true"]
+        if len(prim) == 1:
+            continue
+        at = prim[1] if len(prim) > 1 else idx[0]
+        lines = ", ".join(str(out_p.lines[i]) for i in (prim or idx))
+        what = "two or more rows" if prim else "no row"
+        problems.append(
+            Problem(
+                out_p.table.file,
+                out_p.lines[at],
+                "primary",
+                f.at[at, "primary"],
+                "exactly one primary variant per (study_id, outcome)",
+                ERROR,
+                f"{what} marked primary for {sid} / {code} (lines {lines})",
+            )
+        )
+    return problems
+
+
+def _reference_problems(parsed: Parsed, column: str, known: set[str], target: str) -> list[Problem]:
+    """Non-blank values of ``column`` that are not among the ``known`` study ids."""
+    f = parsed.frame
+    if f.empty or column not in f.columns:
+        return []
+    out = []
+    for i, v in enumerate(f[column]):
+        if v == "" or v in known:
+            continue
+        out.append(
+            Problem(
+                parsed.table.file,
+                parsed.lines[i],
+                column,
+                v,
+                f"unknown study (not in {target})",
+                ERROR,
+            )
+        )
+    return out
+
+
+def _supersedes_problems(out_p: Parsed) -> list[Problem]:
+    f = out_p.frame
+    cols = {"study_id", "outcome", "variant", "supersedes"}
+    if f.empty or not cols <= set(f.columns):
+        return []
+    variants = set(zip(f["study_id"], f["outcome"], f["variant"], strict=True))
+    out = []
+    for i, (s, o, v, sup) in enumerate(
+        zip(f["study_id"], f["outcome"], f["variant"], f["supersedes"], strict=True)
+    ):
+        if sup and (sup == v or (s, o, sup) not in variants):
+            out.append(
+                Problem(
+                    out_p.table.file,
+                    out_p.lines[i],
+                    "supersedes",
+                    sup,
+                    "supersedes names another variant of the same study and outcome",
+                    ERROR,
+                )
+            )
+    return out
+
+
+def _duplicate_report_problems(st: Parsed) -> list[Problem]:
+    """Rows sharing a DOI, PMID or registry id must declare their overlap.
+
+    Declared = the same cohort_id, or an overlap_note of either row naming the other's
+    study_id. Otherwise the same report may have been entered twice under two ids.
+    """
+    f = st.frame
+    need = {"study_id", "doi", "pmid", "nct", "cohort_id", "overlap_note"}
+    if f.empty or not need <= set(f.columns):
+        return []
+    out = []
+    for col in ("doi", "pmid", "nct"):
+        first: dict[str, int] = {}
+        for i, v in enumerate(f[col]):
+            key = v.strip().lower()
+            if not key:
+                continue
+            if key not in first:
+                first[key] = i
+                continue
+            j = first[key]
+            a, b = f.loc[j], f.loc[i]
+            declared = (a["cohort_id"] and a["cohort_id"] == b["cohort_id"]) or (
+                a["study_id"] in b["overlap_note"] or b["study_id"] in a["overlap_note"]
+            )
+            if not declared:
+                out.append(
+                    Problem(
+                        st.table.file,
+                        st.lines[i],
+                        col,
+                        v,
+                        "same report entered twice under two ids",
+                        ERROR,
+                        f"{col} also on line {st.lines[j]} ({a['study_id']}) with another "
+                        "cohort_id and no overlap_note naming it; give both the same "
+                        "cohort_id or explain the overlap",
+                    )
+                )
+    return out
+
+
+def _overlap_problems(st: Parsed, out_p: Parsed) -> list[Problem]:
+    """Warn where one outcome has primary rows in two non-runner-up studies of one cohort.
+
+    Overlap is recorded, never rejected: the analysis decides (one report per cohort).
+    """
+    s, o = st.frame, out_p.frame
+    if s.empty or o.empty:
+        return []
+    if not {"study_id", "cohort_id", "id_role"} <= set(s.columns):
+        return []
+    if not {"study_id", "outcome", "primary"} <= set(o.columns):
+        return []
+    cohort = {
+        sid: c
+        for sid, c, role in zip(s["study_id"], s["cohort_id"], s["id_role"], strict=True)
+        if c and role != "runner_up"
+    }
+    seen: dict[tuple[str, str], str] = {}
+    problems = []
+    for i, (sid, code, prim) in enumerate(
+        zip(o["study_id"], o["outcome"], o["primary"], strict=True)
+    ):
+        if prim != "true" or sid not in cohort:
+            continue
+        key = (cohort[sid], code)
+        if key in seen and seen[key] != sid:
+            problems.append(
+                Problem(
+                    out_p.table.file,
+                    out_p.lines[i],
+                    "study_id",
+                    sid,
+                    "one cohort counted once per outcome",
+                    WARNING,
+                    f"{seen[key]} and {sid} share cohort {cohort[sid]} and both have a "
+                    f"primary {code} row; patients may be counted twice",
+                )
+            )
+        seen.setdefault(key, sid)
+    return problems
+
+
+def _quality_total_problems(q: Parsed) -> list[Problem]:
+    f = q.frame
+    need = {"study_id", "scale", "scorer", "item", "score"}
+    if f.empty or not need <= set(f.columns):
+        return []
+    sums: dict[tuple, int] = defaultdict(int)
+    totals: dict[tuple, int] = {}
+    for i, (s, sc, who, item, score) in enumerate(
+        zip(f["study_id"], f["scale"], f["scorer"], f["item"], f["score"], strict=True)
+    ):
+        if not score.isdigit():
+            continue
+        if item == "total":
+            totals[(s, sc, who)] = i
+        else:
+            sums[(s, sc, who)] += int(score)
+    out = []
+    for key, i in totals.items():
+        if key in sums and sums[key] != int(f.at[i, "score"]):
+            out.append(
+                Problem(
+                    q.table.file,
+                    q.lines[i],
+                    "score",
+                    f.at[i, "score"],
+                    "total equals the sum of the item scores",
+                    WARNING,
+                    f"items sum to {sums[key]}",
+                )
+            )
+    return out
+
+
+def _dictionary_problems(d: Parsed) -> list[Problem]:
+    """Every column of every table is described in the dictionary."""
+    f = d.frame
+    if f.empty or not {"table", "column", "code"} <= set(f.columns):
+        return []
+    described = {
+        (t, c) for t, c, k in zip(f["table"], f["column"], f["code"], strict=True) if not k
+    }
+    out = []
+    for name, table in TABLES.items():
+        if name == "dictionary":
+            continue
+        for col in table.names:
+            if (name, col) not in described:
+                out.append(
+                    Problem(
+                        d.table.file,
+                        None,
+                        "column",
+                        f"{name}.{col}",
+                        "every column is described",
+                        ERROR,
+                        f"add a row for table {name!r}, column {col!r}",
+                    )
+                )
+    return out
+
+
+def run(data_dir: str | os.PathLike | None = None) -> Report:
+    """Validate every table of ``data_dir`` (default: :func:`default_data_dir`)."""
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    report = Report(root)
+    problems = report.problems
+    parsed = {name: read_table(root / t.file, t, problems) for name, t in TABLES.items()}
+    codes, kinds = _codes(parsed["dictionary"])
+    for p in parsed.values():
+        problems += _schema_problems(p, codes, kinds)
+        problems += _key_problems(p)
+    studies = set(parsed["studies"].frame.get("study_id", pd.Series(dtype=object)))
+    if parsed["studies"].readable and "study_id" in parsed["studies"].frame.columns:
+        for name in ("outcomes", "quality", "screening", "missing"):
+            problems += _reference_problems(parsed[name], "study_id", studies, "studies.csv")
+    problems += _primary_problems(parsed["outcomes"])
+    problems += _supersedes_problems(parsed["outcomes"])
+    problems += _duplicate_report_problems(parsed["studies"])
+    problems += _quality_total_problems(parsed["quality"])
+    problems += _overlap_problems(parsed["studies"], parsed["outcomes"])
+    problems += _dictionary_problems(parsed["dictionary"])
+    problems.sort(key=lambda p: (p.severity != ERROR, p.file, p.line or 0))
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``validate [DATA_DIR]``; prints the report, returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in ("-h", "--help"):
+        print("usage: python -m review validate [DATA_DIR]")
+        return 0
+    report = run(args[0] if args else None)
+    stream = sys.stdout if report.ok else sys.stderr
+    print(report, file=stream)
+    return 0 if report.ok else 1

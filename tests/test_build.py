@@ -1,0 +1,347 @@
+"""The living-review build: parameter sets, cache, strict book build, safe publication.
+
+The slow tests build the whole book on a copy of ``tests/fixtures/data_small`` (one study's
+author renamed ``<script>alert(1)</script>`` to check that data text stays text) into a
+temporary build folder shared by the module, with ``python -m review build`` exactly as a
+reviewer runs it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from review import cache as cache_mod
+from review import params as params_mod
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "data_small"
+HOSTILE = "<script>alert(1)</script>"
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "analysis_plan.yaml")
+
+
+# --- parameter sets and table of contents ---------------------------------------------
+
+
+def test_every_declared_page_is_in_the_generated_toc():
+    pages = params_mod.load_pages(ROOT)
+    toc = params_mod.expand_toc(ROOT, pages)
+    listed = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert sorted(listed) == sorted(p.docname for p in pages)
+    assert len(set(listed)) == len(listed)
+
+
+def _book_copy(tmp_path: Path) -> Path:
+    book = tmp_path / "book"
+    book.mkdir()
+    for name in BOOK_SOURCES:
+        shutil.copy2(ROOT / name, book / name)
+    shutil.copytree(ROOT / "chapters", book / "chapters")
+    shutil.copytree(ROOT / "_static", book / "_static")
+    return book
+
+
+def test_empty_toc_part_is_rejected(tmp_path):
+    book = _book_copy(tmp_path)
+    toc = (book / "_toc.yml").read_text()
+    (book / "_toc.yml").write_text(toc.replace("      - file: chapters/outcome\n", ""))
+    with pytest.raises(params_mod.ParamsError, match="lists no chapter"):
+        params_mod.expand_toc(book, params_mod.load_pages(book))
+
+
+def test_page_left_out_of_the_toc_is_rejected(tmp_path):
+    book = _book_copy(tmp_path)
+    spec = (book / "chapters" / "_params.yml").read_text()
+    (book / "chapters" / "_params.yml").write_text(spec + "  extra:\n    reads: []\n")
+    (book / "chapters" / "extra.md").write_text("# Extra\n")
+    with pytest.raises(params_mod.ParamsError, match=r"placed nowhere \['extra'\]"):
+        params_mod.expand_toc(book, params_mod.load_pages(book))
+
+
+def test_set_with_a_part_missing_from_the_toc_is_rejected(tmp_path):
+    book = _book_copy(tmp_path)
+    spec = (book / "chapters" / "_params.yml").read_text()
+    (book / "chapters" / "_params.yml").write_text(
+        spec.replace("{id: cr, part: Efficacy", "{id: cr, part: Nowhere")
+    )
+    with pytest.raises(params_mod.ParamsError, match=r"outcome\[cr\]"):
+        params_mod.expand_toc(book, params_mod.load_pages(book))
+
+
+# --- cache entries ----------------------------------------------------------------------
+
+
+def _entry(store: cache_mod.Cache, key: str) -> Path:
+    tmp = store.new_entry()
+    (tmp / "index.ipynb").write_text("{}")
+    (tmp / "fig.png").write_bytes(b"\x89PNG")
+    return store.commit(tmp, key, {"page": "p"})
+
+
+def test_cache_entry_round_trip(tmp_path):
+    store = cache_mod.Cache(tmp_path)
+    entry = _entry(store, "k1")
+    assert store.lookup("k1") == entry
+    assert store.lookup("absent") is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda e: (e / "fig.png").write_bytes(b"changed"),
+        lambda e: (e / "fig.png").unlink(),
+        lambda e: (e / "extra.txt").write_text("x"),
+        lambda e: (e / cache_mod.MANIFEST).write_text("{not json"),
+        lambda e: (e / cache_mod.MANIFEST).unlink(),
+    ],
+    ids=["altered", "missing", "unlisted", "bad-manifest", "no-manifest"],
+)
+def test_damaged_cache_entry_is_detected_and_removed(tmp_path, damage):
+    store = cache_mod.Cache(tmp_path)
+    entry = _entry(store, "k1")
+    damage(entry)
+    with pytest.raises(cache_mod.CorruptEntry):
+        store.lookup("k1")
+    assert not entry.exists()
+
+
+def test_interrupted_entries_are_cleaned(tmp_path):
+    store = cache_mod.Cache(tmp_path)
+    left = store.new_entry()
+    store.clean_temporary()
+    assert not left.exists()
+
+
+# --- the whole build ----------------------------------------------------------------------
+
+
+def _run(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "review", "build", "--data", str(data), "--out", str(out), *extra],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+
+
+def _tree_hash(folder: Path) -> str:
+    return cache_mod.hash_tree(folder.resolve())
+
+
+def _edit_rows(data: Path, table: str, match: dict, changes: dict) -> None:
+    path = data / table
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, list(reader)
+    hit = 0
+    for row in rows:
+        if all(row[k] == v for k, v in match.items()):
+            row.update(changes)
+            hit += 1
+    assert hit, f"no row of {table} matches {match}"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A cold build of the fixture book; returns (data folder, build folder, output)."""
+    base = tmp_path_factory.mktemp("build")
+    data = base / "data"
+    shutil.copytree(FIXTURE, data)
+    _edit_rows(data, "studies.csv", {"study_id": "fx03"}, {"first_author": HOSTILE})
+    out = base / "_build"
+    before = _tree_hash(data)
+    proc = _run(data, out)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _tree_hash(data) == before, "the build wrote into the data folder"
+    return data, out, proc.stdout
+
+
+def _copy_build(site, tmp_path: Path) -> Path:
+    """A private copy of the fixture's build folder (cache, doctrees, published site)."""
+    out = tmp_path / "_build"
+    shutil.copytree(site[1], out, symlinks=True)
+    return out
+
+
+def _ran(stdout: str) -> set[str]:
+    return set(re.findall(r"^\s+run\s+(\S+)", stdout, flags=re.M))
+
+
+def _reused(stdout: str) -> set[str]:
+    return set(re.findall(r"^\s+reused\s+(\S+)", stdout, flags=re.M))
+
+
+@pytest.mark.slow
+def test_cold_build_executes_every_page_and_publishes(site):
+    _, out, stdout = site
+    pages = {p.name for p in params_mod.load_pages(ROOT)}
+    assert _ran(stdout) == pages
+    html = out / "html"
+    assert html.is_symlink() and (html / "index.html").is_file()
+    for page in params_mod.load_pages(ROOT):
+        assert (html / f"{page.docname}.html").is_file(), page.docname
+
+
+@pytest.mark.slow
+def test_every_page_shows_version_data_date_and_hash(site):
+    data, out, _ = site
+    from review import release
+
+    status = release.status(data)
+    for page in params_mod.load_pages(ROOT):
+        text = (out / "html" / f"{page.docname}.html").read_text(encoding="utf-8")
+        assert f"data hash <code>{status['data_hash']}</code>" in text, page.name
+        assert f"data as of {status['data_date']}" in text, page.name
+
+
+@pytest.mark.slow
+def test_data_text_is_shown_as_characters(site):
+    _, out, _ = site
+    text = (out / "html" / "chapters" / "outcome" / "or" / "index.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert HOSTILE not in text
+
+
+@pytest.mark.slow
+def test_rebuild_with_nothing_changed_executes_nothing(site, tmp_path):
+    data, out = site[0], _copy_build(site, tmp_path)
+    start = time.perf_counter()
+    proc = _run(data, out)
+    assert proc.returncode == 0, proc.stderr
+    assert _ran(proc.stdout) == set()
+    assert "Site unchanged" in proc.stdout
+    assert time.perf_counter() - start < 15
+    assert (out / "html" / "index.html").is_file()
+
+
+@pytest.mark.slow
+def test_change_to_one_outcome_reexecutes_only_its_pages(site, tmp_path):
+    data, out = site[0], _copy_build(site, tmp_path)
+    changed = tmp_path / "data"
+    shutil.copytree(data, changed)
+    _edit_rows(changed, "outcomes.csv", {"study_id": "fx03", "outcome": "CR"}, {"events": "51"})
+    proc = _run(changed, out)
+    assert proc.returncode == 0, proc.stderr
+    ran, reused = _ran(proc.stdout), _reused(proc.stdout)
+    assert "outcome[cr]" in ran
+    assert {"outcome[or]", "outcome[mrd-neg]"} <= reused
+    # pages that read the whole data folder run again too; nothing else does
+    whole = {p.name for p in params_mod.load_pages(ROOT) if "data" in p.reads}
+    assert ran <= whole | {"outcome[cr]"}
+
+
+@pytest.mark.slow
+def test_corrupted_cache_entry_is_recomputed(site, tmp_path):
+    data, out = site[0], _copy_build(site, tmp_path)
+    manifests = list((out / ".cache").glob(f"*/{cache_mod.MANIFEST}"))
+    victim = next(m.parent for m in manifests if json.loads(m.read_text())["page"] == "outcome[or]")
+    notebook = victim / "index.ipynb"
+    notebook.write_text(notebook.read_text()[:100])  # a truncated write
+    proc = _run(data, out)
+    assert proc.returncode == 0, proc.stderr
+    assert "corrupt cache entry of outcome[or]" in proc.stdout
+    assert _ran(proc.stdout) == {"outcome[or]"}
+    assert cache_mod.Cache.verify(victim)["page"] == "outcome[or]"
+
+
+@pytest.mark.slow
+def test_failing_chapter_keeps_the_previous_site(site, tmp_path):
+    data, out = site[0], _copy_build(site, tmp_path)
+    before = _tree_hash(out / "html")
+    book = _book_copy(tmp_path)
+    chapter = book / "chapters" / "outcome.md"
+    text = chapter.read_text()
+    chapter.write_text(text.replace("loo = mp.leave_one_out(res)", "loo = mp.leave_one_out(None)"))
+    proc = _run(data, out, "--root", str(book))
+    assert proc.returncode == 1
+    assert "BUILD FAILED" in proc.stderr
+    assert "published site is unchanged" in proc.stderr
+    assert re.search(r"outcome\[or\]: chapters/outcome\.md line \d+, cell \d+", proc.stderr)
+    assert "mp.leave_one_out(None)" in proc.stderr
+    assert _tree_hash(out / "html") == before
+
+
+@pytest.mark.slow
+def test_invalid_data_stops_before_anything_runs(site, tmp_path):
+    data, out = site[0], _copy_build(site, tmp_path)
+    before = _tree_hash(out / "html")
+    bad = tmp_path / "data"
+    shutil.copytree(data, bad)
+    _edit_rows(bad, "outcomes.csv", {"study_id": "fx03", "outcome": "CR"}, {"events": "500"})
+    proc = _run(bad, out)
+    assert proc.returncode == 1
+    assert "failed validation" in proc.stderr
+    assert _ran(proc.stdout) == set()
+    assert _tree_hash(out / "html") == before
+
+
+@pytest.mark.slow
+def test_interrupted_build_keeps_the_previous_site(site, tmp_path):
+    data, out = site[0], _copy_build(site, tmp_path)
+    before = _tree_hash(out / "html")
+    changed = tmp_path / "data"
+    shutil.copytree(data, changed)
+    _edit_rows(changed, "outcomes.csv", {"study_id": "fx03", "outcome": "OR"}, {"events": "64"})
+    cmd = [sys.executable, "-m", "review", "build", "--data", str(changed), "--out", str(out)]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    for line in proc.stdout:
+        if line.strip().startswith("run"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "INTERRUPTED" in err
+    assert _tree_hash(out / "html") == before
+    assert not list((out / ".cache").glob(".tmp-*")), "half-written cache entries left"
+
+
+@pytest.mark.slow
+def test_numbers_shown_equal_what_metaprop_computes(site):
+    data, out, _ = site
+    import metaprop as mp
+    import pandas as pd
+    from review import analysis, book, release
+    from review import data as data_mod
+    from review.plan import load_plan
+
+    plan, model = load_plan(), load_plan().fallback
+    expected = release.pooled_results(data, ROOT)
+    for outcome, page in (("OR", "or"), ("CR", "cr"), ("MRD_neg", "mrd-neg")):
+        rows = data_mod.outcome(outcome, data_dir=data)
+        rows, _ = analysis.select_rows(rows, plan)
+        res = mp.meta_prop(
+            rows,
+            events="events",
+            totals="total",
+            labels="label",
+            measure=model.measure,
+            method=model.method,
+            test=model.test,
+            level=plan.level,
+        )
+        text = (out / "html" / "chapters" / "outcome" / page / "index.html").read_text()
+        shown = re.findall(r'class="pasted-text">([^<]*)<', text)
+        values = book.result_values(res)
+        for key in ("estimate", "ci", "pi", "tau2", "i2", "i2_ci", "q", "q_p", "k", "n"):
+            assert values[key] in shown, (outcome, key, values[key])
+        # the CSV offered for download holds the unrounded numbers
+        csv_path = next((out / "html" / "_downloads").glob(f"*/{outcome}-results.csv"))
+        table = pd.read_csv(csv_path)
+        ours = expected[expected["outcome"] == outcome].reset_index(drop=True)
+        assert table["estimate"].tolist() == pytest.approx(ours["estimate"].tolist(), rel=1e-12)
+        assert table["estimate"][0] == pytest.approx(res.estimate, rel=1e-12)

@@ -1,0 +1,275 @@
+"""The build pipeline when things go wrong: interrupted, corrupted, failing, tools missing.
+
+Each test starts from a copy of one finished build of the fixture data (the published
+site, its cache) and checks that the fault ends with the previous site intact or a correct
+new one, a message that says what happened, and the data folder byte for byte unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from browser.site_build import FIXTURE, REPO, build_command, run_build, toc_pages, tree_hash
+
+pytestmark = pytest.mark.slow
+
+# Book sources a build reads from its root (copied to make one chapter fail).
+BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "chapters", "_static", "_templates")
+OPTIONAL_TOOLS = ("R", "Rscript", "chromium", "chromedriver")
+
+
+def _published(out: Path) -> tuple[str, str]:
+    """Which site ``out/html`` points at, and a hash of all its files."""
+    link = out / "html"
+    return os.readlink(link), tree_hash(link.resolve())
+
+
+def _copy_build(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+def _change_cr_events(data: Path) -> str:
+    """Add one event to the first primary CR row; return the new ``events,total`` text."""
+    path = data / "outcomes.csv"
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header, rows = reader.fieldnames, list(reader)
+    row = next(r for r in rows if r["outcome"] == "CR" and r["primary"] == "true")
+    row["events"] = str(int(row["events"]) + (1 if int(row["events"]) < int(row["total"]) else -1))
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return f",{row['events']},{row['total']},"
+
+
+def _site_csv(out: Path, name: str) -> str:
+    """Text of the download ``name`` in the published site."""
+    found = list((out / "html").resolve().rglob(name))
+    assert found, f"no {name} in the published site"
+    return found[0].read_text(encoding="utf-8")
+
+
+def _assert_ok(proc: subprocess.CompletedProcess) -> None:
+    assert proc.returncode == 0, (
+        f"build failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}"
+    )
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A finished build of a copy of the fixture data: (data folder, build folder)."""
+    root = tmp_path_factory.mktemp("faults")
+    data = root / "data"
+    shutil.copytree(FIXTURE, data)
+    out = root / "build"
+    _assert_ok(run_build(data, out))
+    return data, out
+
+
+@pytest.fixture
+def work(base, tmp_path):
+    """A private copy of the base build and its data, with their hashes before the fault."""
+    data = tmp_path / "data"
+    shutil.copytree(base[0], data)
+    out = _copy_build(base[1], tmp_path / "build")
+    return data, out, _published(out)
+
+
+def _wait_for(proc: subprocess.Popen, marker: str, timeout: float = 300) -> str:
+    """Read the build's output until a line contains ``marker``; return what was read."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+        if time.monotonic() > deadline:
+            break
+    pytest.fail(f"the build never printed {marker!r}:\n{''.join(seen)}")
+
+
+def _group_gone(pgid: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize(
+    "signum, target, stage",
+    [
+        (signal.SIGINT, "group", "  run "),  # Ctrl-C while notebooks execute
+        (signal.SIGTERM, "main", "Rendering"),  # `kill` while Jupyter Book renders
+    ],
+    ids=["sigint-executing", "sigterm-rendering"],
+)
+def test_interrupted_build_keeps_site_then_rebuilds(work, signum, target, stage):
+    data, out, before = work
+    expected = _change_cr_events(data)
+    data_before = tree_hash(data)
+    proc = subprocess.Popen(
+        build_command(data, out),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_for(proc, stage)
+        if target == "group":
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, f"exit {proc.returncode}: {stderr}"
+    assert "INTERRUPTED" in stderr and "unchanged" in stderr, stderr
+    assert _group_gone(proc.pid), "processes of the interrupted build are still running"
+    assert _published(out) == before, "the interrupted build changed the published site"
+    assert tree_hash(data) == data_before
+
+    again = run_build(data, out)
+    _assert_ok(again)
+    assert _published(out) != before
+    assert expected in _site_csv(out, "CR-studies.csv"), "the rebuilt site shows old CR data"
+    assert tree_hash(data) == data_before
+
+
+def _entry_of(out: Path, page: str) -> Path:
+    for manifest in (out / ".cache").glob("*/MANIFEST.json"):
+        if json.loads(manifest.read_text())["page"] == page:
+            return manifest.parent
+    pytest.fail(f"no cache entry for {page}")
+
+
+@pytest.mark.parametrize("damage", ["altered-notebook", "missing-manifest", "stray-file"])
+def test_corrupt_cache_entry_is_detected_and_recomputed(work, damage):
+    data, out, _ = work
+    data_before = tree_hash(data)
+    # bring the copied cache up to date first: the working tree (lib/) may have changed
+    # since the base build, and then every page would execute again anyway
+    _assert_ok(run_build(data, out))
+    before = _published(out)
+    entry = _entry_of(out, "outcome[cr]")
+    if damage == "altered-notebook":
+        with open(entry / "index.ipynb", "ab") as fh:
+            fh.write(b"\n")
+    elif damage == "missing-manifest":
+        (entry / "MANIFEST.json").unlink()
+    else:
+        (entry / "stray.png").write_bytes(b"not a figure")
+    partial = out / ".cache" / ".tmp-left-by-a-crash"
+    partial.mkdir()
+    (partial / "index.ipynb").write_text("{")
+
+    proc = run_build(data, out)
+    _assert_ok(proc)
+    assert "corrupt cache entry of outcome[cr]" in proc.stdout, proc.stdout
+    assert "run     outcome[cr]" in proc.stdout
+    assert proc.stdout.count("  run ") == 1, "pages other than the damaged one re-executed"
+    assert not partial.exists(), "a partial entry of an interrupted build was left in the cache"
+    assert _published(out) == before
+    assert tree_hash(data) == data_before
+    again = run_build(data, out)
+    _assert_ok(again)
+    assert "  run " not in again.stdout and "corrupt" not in again.stdout
+
+
+def _book_copy(dst: Path) -> Path:
+    dst.mkdir()
+    for name in BOOK_SOURCES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name)
+        elif src.is_file():
+            shutil.copy2(src, dst / name)
+    return dst
+
+
+def test_failing_chapter_keeps_site_and_names_the_page(work, tmp_path):
+    data, out, _ = work
+    data_before = tree_hash(data)
+    _assert_ok(run_build(data, out))  # up to date with the working tree (see above)
+    before = _published(out)
+    root = _book_copy(tmp_path / "book")
+    chapter = root / "chapters" / "outcome.md"
+    original = chapter.read_text(encoding="utf-8")
+    chapter.write_text(
+        original
+        + '\n```{code-cell} ipython3\nif outcome == "CR":\n'
+        + '    raise RuntimeError("fault injected by test_faults")\n```\n',
+        encoding="utf-8",
+    )
+    proc = run_build(data, out, root=root)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    message = proc.stderr
+    assert "BUILD FAILED" in message and "unchanged" in message, message
+    assert "outcome[cr]" in message and "chapters/outcome.md" in message, message
+    assert "RuntimeError: fault injected by test_faults" in message, message
+    failed = [line for line in proc.stdout.splitlines() if "FAILED" in line]
+    assert failed == ["  FAILED  outcome[cr]"], proc.stdout
+    assert _published(out) == before
+    assert tree_hash(data) == data_before
+
+    chapter.write_text(original, encoding="utf-8")
+    again = run_build(data, out, root=root)
+    _assert_ok(again)
+    assert _published(out) == before, "restoring the chapter should give back the same site"
+
+
+def _path_without(tools: tuple[str, ...], bin_dir: Path) -> str:
+    """A PATH with the project's Python and every system command except ``tools``."""
+    bin_dir.mkdir()
+    for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for exe in Path(folder).iterdir() if Path(folder).is_dir() else ():
+            link = bin_dir / exe.name
+            if exe.name not in tools and not link.exists():
+                link.symlink_to(exe)
+    return os.pathsep.join([str(Path(sys.executable).parent), str(bin_dir)])
+
+
+def test_build_without_r_and_chromium(work, tmp_path):
+    """Neither R nor Chromium is needed to build the book: a cold build succeeds without."""
+    data, out, _ = work
+    data_before = tree_hash(data)
+    path = _path_without(OPTIONAL_TOOLS, tmp_path / "bin")
+    assert all(shutil.which(tool, path=path) is None for tool in OPTIONAL_TOOLS)
+    shutil.rmtree(out / ".cache")
+    proc = run_build(data, out, env={**os.environ, "PATH": path})
+    _assert_ok(proc)
+    assert "Site" in proc.stdout
+    pages = [p for p in toc_pages() if not (out / "html" / p).is_file()]
+    assert not pages, f"pages missing from the site: {pages}"
+    assert tree_hash(data) == data_before
+
+
+@pytest.mark.parametrize("ci, outcome", [("", "skipped"), ("true", "failed")])
+def test_browser_tests_without_chromium(tmp_path, ci, outcome):
+    """Without Chromium the browser tests skip with a message locally and fail in CI."""
+    path = _path_without(OPTIONAL_TOOLS, tmp_path / "bin")
+    env = {**os.environ, "PATH": path, "CI": ci}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rsf",
+         str(REPO / "tests" / "browser" / "test_hostile.py"), "-k", "build_succeeds"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert f"1 {outcome}" in proc.stdout, proc.stdout + proc.stderr
+    assert "chromium not found on PATH" in proc.stdout, proc.stdout

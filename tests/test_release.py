@@ -1,0 +1,143 @@
+"""Releases of the living review and the comparison with the last one (What changed)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from review import cache as cache_mod
+from review import release
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "data_small"
+DAY = dt.date(2026, 1, 15)
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    folder = tmp_path / "data"
+    shutil.copytree(FIXTURE, folder)
+    return folder
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        return reader.fieldnames, list(reader)
+
+
+def _write(path: Path, fields: list[str], rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_status_before_any_release(data):
+    info = release.status(data)
+    assert info["version"] == "unreleased"
+    assert info["last_release"] == "none"
+    assert info["data_hash"] == release.data_hash(data)
+    assert len(info["data_hash"]) == release.SHORT_HASH
+    # the latest date in the data, and the latest screening date as the last search
+    _, screening = _rows(data / "screening.csv")
+    assert info["search_date"] == max(r["date"] for r in screening if r["date"])
+
+
+def test_release_snapshots_tables_and_pooled_results(data):
+    target = release.make_release("1.0", data, ROOT, today=DAY)
+    manifest = json.loads((target / release.MANIFEST).read_text())
+    assert manifest["version"] == "1.0"
+    assert manifest["date"] == DAY.isoformat()
+    assert manifest["data_hash"] == release.data_hash(data, short=False)
+    for table in release.data_tables(data):
+        copy = target / release.TABLES / table.name
+        assert copy.read_bytes() == table.read_bytes()
+        assert manifest["files"][f"{release.TABLES}/{table.name}"] == cache_mod.sha256_file(copy)
+    pooled = pd.read_csv(target / release.POOLED)
+    expected = release.pooled_results(data, ROOT)
+    assert pooled["estimate"].tolist() == pytest.approx(expected["estimate"].tolist(), rel=1e-12)
+    assert set(pooled["outcome"]) == {"OR", "CR", "MRD_neg"}
+    # the release does not change the data hash, and the version is now the release's
+    assert release.status(data)["version"] == "1.0"
+
+
+def test_release_never_overwrites_and_checks_the_version(data):
+    release.make_release("1.0", data, ROOT, today=DAY)
+    with pytest.raises(release.ReleaseError, match="exists already"):
+        release.make_release("1.0", data, ROOT, today=DAY)
+    for bad in ("", "../x", ".hidden", " 1.1"):
+        with pytest.raises(release.ReleaseError, match="bad version"):
+            release.make_release(bad, data, ROOT, today=DAY)
+
+
+def test_failed_release_leaves_nothing(data, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("interrupted")
+
+    # fail after the tables are copied, while the pooled results are written
+    monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
+    with pytest.raises(RuntimeError):
+        release.make_release("1.0", data, ROOT, today=DAY)
+    assert list((data / release.RELEASES).iterdir()) == []
+
+
+def test_changed_data_shows_as_unreleased_changes(data):
+    release.make_release("1.0", data, ROOT, today=DAY)
+    fields, rows = _rows(data / "studies.csv")
+    rows[0]["year"] = str(int(rows[0]["year"]) + 1)
+    _write(data / "studies.csv", fields, rows)
+    assert release.status(data)["version"] == "1.0 + unreleased changes"
+
+
+def test_table_changes_lists_added_removed_and_corrected_fields(tmp_path, data):
+    old = tmp_path / "old"
+    shutil.copytree(data, old)
+    fields, rows = _rows(data / "studies.csv")
+    removed = rows.pop(1)["study_id"]
+    rows[0]["regimen_group"] = "ino_mono"
+    before = _rows(old / "studies.csv")[1][0]["regimen_group"]
+    added = {**rows[2], "study_id": "fx99"}
+    _write(data / "studies.csv", fields, [*rows, added])
+    changes = release.table_changes(old, data)
+    studies = changes[changes["table"] == "studies.csv"]
+    assert set(studies.loc[studies["change"] == "added", "key"]) == {"fx99"}
+    assert set(studies.loc[studies["change"] == "removed", "key"]) == {removed}
+    corrected = studies[studies["change"] == "corrected"]
+    assert corrected[["key", "field", "old", "new"]].values.tolist() == [
+        [rows[0]["study_id"], "regimen_group", before, "ino_mono"]
+    ]
+
+
+def test_pooled_changes_lists_what_moved_beyond_rounding():
+    key = {"outcome": "OR", "population": "all", "subgroup_by": "all", "subgroup": "all"}
+    old = pd.DataFrame([{**key, "k": 5, "estimate": 0.7001, "ci_low": 0.6, "ci_high": 0.8}])
+    same = old.assign(estimate=0.70012)  # shown as 70.0% both times
+    moved = old.assign(k=6, estimate=0.712)
+    assert release.pooled_changes(old, same).empty
+    out = release.pooled_changes(old, moved)
+    assert out[["k_old", "k_new", "estimate_old", "estimate_new"]].values.tolist() == [
+        [5, 6, 0.7001, 0.712]
+    ]
+
+
+def test_diff_from_last_compares_with_the_latest_release(data):
+    release.make_release("1.0", data, ROOT, today=DAY)
+    fields, rows = _rows(data / "outcomes.csv")
+    row = next(r for r in rows if r["outcome"] == "CR" and r["primary"] == "true")
+    row["events"] = str(int(row["events"]) - 3)
+    _write(data / "outcomes.csv", fields, rows)
+    diff = release.diff_from_last(data, ROOT)
+    assert diff.last["version"] == "1.0"
+    assert diff.counts()["fields_corrected"] == "1"
+    assert "CR" in set(diff.pooled["outcome"])
+    assert "OR" not in set(diff.pooled["outcome"])
+    assert list(dict.fromkeys(diff.history["version"])) == ["1.0", "1.0 + unreleased changes"]
+    ax = release.plot_history(diff.history)
+    assert len(ax.get_xticklabels()) == 2

@@ -1,0 +1,73 @@
+"""Tolerances for comparing metaprop with R metafor, each named once with its reason.
+
+Use :func:`for_field` to get ``(rtol, atol)`` for ``numpy.allclose``-style checks
+(``|got - want| <= atol + rtol * |want|``).
+"""
+
+from __future__ import annotations
+
+CLOSED_FORM_RTOL = 1e-10
+"""Closed-form results (FE, DL, HE, SJ, HS; escalc; back-transformations): the same
+arithmetic as metafor, so only floating-point rounding separates the two."""
+
+CLOSED_FORM_ATOL = 1e-12
+"""Absolute slack for closed-form values that are 0 in exact arithmetic (a pooled logit
+near 0, a difference of equal numbers): relative error is meaningless there."""
+
+ITERATIVE_RTOL = 1e-6
+"""Iterative estimators (REML, ML, PM, EB), Q-profile and trim-and-fill: both sides
+converge to the optimum (metafor with threshold = tol = 1e-12, metaprop to 1e-10 on
+tau^2), but through different iterations, so they agree to about 1e-6 relative."""
+
+ITERATIVE_ATOL = 1e-8
+"""Absolute slack for iterative results on the tau^2 = 0 boundary: metafor's step halving
+approaches 0 and stops near tau^2 ~ 1e-12 instead of reaching it."""
+
+I2_ATOL = 1e-5
+"""I^2 in percent from an iterative fit: I^2 = 100 tau^2 / (vt + tau2) magnifies the
+boundary tau^2 of metafor (~1e-10) by 100 / vt, so it is compared to 1e-5 percent."""
+
+GLMM_RTOL = 1e-3
+"""GLMM (rma.glmm via lme4): lme4's optimiser stops early, near 1e-3 relative."""
+
+ITERATIVE_METHODS = frozenset({"REML", "ML", "PM", "EB"})
+"""tau^2 estimators whose value comes out of an iteration or a root search."""
+
+_ALWAYS_ITERATIVE = frozenset(
+    {
+        "qprofile",
+        "tau2_ci",
+        "tau2_ci_qprofile",
+        "I2_ci",
+        "I2_qprofile",
+        "I2_ci_qprofile",
+        "trimfill",
+        "filled_yi",
+    }
+)
+_I2_FIELDS = frozenset({"I2", "i2", "I2_ci", "I2_qprofile", "I2_ci_qprofile"})
+_GLMM_FIELDS = frozenset({"glmm"})
+
+
+def for_field(field: str, *, iterative: bool) -> tuple[float, float]:
+    """``(rtol, atol)`` for comparing ``field`` of a fit with metafor.
+
+    Parameters
+    ----------
+    field : str
+        Name of the compared quantity (``"tau2"``, ``"I2"``, ``"qprofile"``, ...).
+    iterative : bool
+        The fit used an iterative tau^2 estimator (see :data:`ITERATIVE_METHODS`).
+
+    Returns
+    -------
+    rtol, atol : float
+    """
+    if field in _GLMM_FIELDS:
+        return GLMM_RTOL, 0.0
+    iterative = iterative or field in _ALWAYS_ITERATIVE
+    if field in _I2_FIELDS:
+        return (ITERATIVE_RTOL, I2_ATOL) if iterative else (CLOSED_FORM_RTOL, CLOSED_FORM_ATOL)
+    if iterative:
+        return ITERATIVE_RTOL, ITERATIVE_ATOL
+    return CLOSED_FORM_RTOL, CLOSED_FORM_ATOL
