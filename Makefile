@@ -25,7 +25,7 @@ venv: $(STAMP)  ## create or update the virtual environment (.venv) from require
 lock:  ## re-pin requirements.lock from requirements.in (then commit both)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet pip-tools
-	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --output-file requirements.lock requirements.in
+	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --output-file requirements.lock requirements.in
 
 book: $(STAMP)  ## validate data/, execute every chapter and build the site into _build/html
 	$(PY) -m review build
