@@ -82,6 +82,15 @@ def test_forest_plot_sorts_rows(res):
         mp.forest_plot(res, sort="year")
 
 
+def test_compact_forest_plot_keeps_labels_and_intervals_only(res):
+    ax = mp.forest_plot(res, compact=True)
+    texts = [t.get_text() for t in ax.texts]
+    assert LABELS[0] in texts and "94.1 (71.3\u201399.9)" in texts
+    assert "16/17" not in texts and "Weight" not in texts
+    assert ax.figure.get_figwidth() == 5.0
+    assert len(_study_points(ax)) == res.k
+
+
 def test_forest_plot_fixed_effect_has_no_prediction_bar():
     fe = mp.meta_prop(EVENTS, TOTALS, method="FE")
     ax = mp.forest_plot(fe)
@@ -181,3 +190,16 @@ def test_subgroup_forest_plot_without_overall(res):
     assert _by_gid(_scale(ax), "overall") == []
     (line,) = _by_gid(ax, "q-between")
     assert line.get_text() == "Test for subgroup differences: Q = 1.23, df = 1, p = 0.267"
+
+
+@pytest.mark.parametrize(
+    "label", ["$\\badmacro{x}$", "<script>alert(1)</script>", "**bold** $5 and $10", "Исследование α"]
+)
+def test_study_labels_are_drawn_verbatim(label):
+    """Labels come from data: mathtext must not parse them (a bad macro used to raise)."""
+    res = mp.meta_prop([3, 5, 8], [10, 12, 20], labels=[label, "b", "c"])
+    ax = mp.forest_plot(res)
+    ax.figure.canvas.draw()
+    shown = [t.get_text() for t in ax.texts]
+    assert label in shown
+    plt.close(ax.figure)

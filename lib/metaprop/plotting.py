@@ -2,8 +2,9 @@
 
 Every function takes ``ax=None`` (a new figure sized to its content) or an existing
 matplotlib axes, draws on it and returns it. One style throughout: the Okabe-Ito
-colour-blind-safe palette, a 9.5-point base font on a 7-inch-wide table (legible
-printed and on a phone), proportions labelled in percent.
+colour-blind-safe palette, a 9.5-point base font, proportions labelled in percent. The
+forest-type tables are 7 inches wide (a printed page); ``compact=True`` keeps the labels
+and the interval column only, 5 inches wide, legible at phone width.
 
 The forest-type plots draw their text columns on ``ax`` (its frame hidden) and the
 intervals on an inset axes that spans the middle of ``ax`` and shares its rows, so the
@@ -38,8 +39,13 @@ FONT = 9.5
 SMALL = 8.5
 
 _ROW_INCH = 0.26  # height of a table row in a figure made here
-_COLUMNS = [(0.0, "left"), (0.33, "right"), (0.665, "left"), (1.0, "right")]
-_SPAN = (0.35, 0.645)  # the interval scale, as a fraction of the width of ax
+# text columns (x as a fraction of the width of ax, alignment; None = not drawn), the span
+# of the interval scale, and the width in inches of a figure made here. Compact: for a
+# narrow page (a phone): label and interval text only, in a 5-inch figure.
+_LAYOUTS = {
+    False: ([(0.0, "left"), (0.33, "right"), (0.665, "left"), (1.0, "right")], (0.35, 0.645), 7.0),
+    True: ([(0.0, "left"), None, (0.70, "left"), None], (0.37, 0.68), 5.0),
+}
 _EN_DASH = "\u2013"
 
 
@@ -47,11 +53,12 @@ _EN_DASH = "\u2013"
 # shared table layout of the forest-type plots
 
 
-def _new_axes(ax, n_rows: int, width: float = 7.0):
+def _new_axes(ax, n_rows: int, compact: bool = False):
     import matplotlib.pyplot as plt
 
     if ax is not None:
         return ax
+    width = _LAYOUTS[compact][2]
     height = max(2.2, _ROW_INCH * (n_rows + 3.5))
     fig = plt.figure(figsize=(width, height))
     bottom = 0.9 / height
@@ -66,9 +73,9 @@ class _Table:
     (row 0 is the header) and drawn at y = -row.
     """
 
-    def __init__(self, ax, n_rows, columns, scale_span=_SPAN):
+    def __init__(self, ax, n_rows, compact=False):
         self.ax = ax
-        self.columns = columns  # list of (x, ha) for the text columns
+        self.columns, scale_span, _ = _LAYOUTS[compact]
         ax.set_axis_off()
         ax.set_xlim(0.0, 1.0)
         ax.set_ylim(-(n_rows - 0.4), 1.0)  # headroom for two-line headers
@@ -83,14 +90,18 @@ class _Table:
         self.trans = ax.get_yaxis_transform()  # x in axes fraction, y in rows
 
     def text(self, row, col, s, **kw):
+        if self.columns[col] is None:
+            return
         x, ha = self.columns[col]
         kw.setdefault("fontsize", FONT)
-        self.ax.text(x, -row, s, ha=ha, va="center", transform=self.trans, **kw)
+        # Cell text can come from data (study labels): never parse it as mathtext.
+        self.ax.text(x, -row, s, ha=ha, va="center", transform=self.trans, parse_math=False, **kw)
 
     def header(self, cells):
         """Bold column headings in row 0, bottom-aligned on the rule below them."""
-        for (x, ha), s in zip(self.columns, cells, strict=True):
-            if s:
+        for spec, s in zip(self.columns, cells, strict=True):
+            if spec and s:
+                x, ha = spec
                 self.ax.text(
                     x,
                     -0.4,
@@ -228,6 +239,7 @@ def forest_plot(
     digits: int = 1,
     xlim=None,
     xlabel: str = "Proportion",
+    compact: bool = False,
 ):
     """Forest plot of a meta-analysis of proportions.
 
@@ -251,6 +263,9 @@ def forest_plot(
         Limits of the proportion scale (default: the data, within [0, 1]).
     xlabel : str
         Label of the proportion scale (``"(%)"`` is appended).
+    compact : bool
+        Only the study label and the percentage column beside the intervals, in a
+        5-inch figure: legible at phone width.
 
     Returns
     -------
@@ -289,10 +304,9 @@ def forest_plot(
     random = res.method != "FE"
     pi_row = show_pi and random and res.k > 1
     n_rows = 1 + res.k + 1 + int(pi_row) + 1
-    ax = _new_axes(ax, n_rows)
+    ax = _new_axes(ax, n_rows, compact)
     pct = f"{100 * res.level:g}%"
-    columns = _COLUMNS
-    t = _Table(ax, n_rows, columns)
+    t = _Table(ax, n_rows, compact)
     t.header(
         [
             "Study",
@@ -347,7 +361,9 @@ def forest_plot(
     return ax
 
 
-def subgroup_forest_plot(sub, ax=None, *, ci: str = "exact", digits: int = 1, xlim=None):
+def subgroup_forest_plot(
+    sub, ax=None, *, ci: str = "exact", digits: int = 1, xlim=None, compact: bool = False
+):
     """Forest plot with one block per subgroup and the test for subgroup differences.
 
     Parameters
@@ -363,6 +379,8 @@ def subgroup_forest_plot(sub, ax=None, *, ci: str = "exact", digits: int = 1, xl
         Decimals of the printed percentages.
     xlim : tuple of float, optional
         Limits of the proportion scale.
+    compact : bool
+        Only labels and the percentage column (see :func:`forest_plot`).
 
     Returns
     -------
@@ -389,10 +407,10 @@ def subgroup_forest_plot(sub, ax=None, *, ci: str = "exact", digits: int = 1, xl
     levels = list(sub.results.items())
     overall = getattr(sub, "overall", None)
     n_rows = 1 + sum(r.k + 3 for _, r in levels) + (overall is not None) + 1
-    ax = _new_axes(ax, n_rows)
+    ax = _new_axes(ax, n_rows, compact)
     any_counts = any(r.events is not None for _, r in levels)
     level_pct = f"{100 * levels[0][1].level:g}%"
-    t = _Table(ax, n_rows, _COLUMNS)
+    t = _Table(ax, n_rows, compact)
     t.header(
         [
             "Study",
@@ -463,7 +481,9 @@ def _model_label(res):
     return "common effect" if res.method == "FE" else res.method
 
 
-def leave_one_out_plot(res, ax=None, *, loo=None, digits: int = 1, xlim=None):
+def leave_one_out_plot(
+    res, ax=None, *, loo=None, digits: int = 1, xlim=None, compact: bool = False
+):
     """Leave-one-out plot: the pooled proportion with each study omitted in turn.
 
     Parameters
@@ -478,6 +498,8 @@ def leave_one_out_plot(res, ax=None, *, loo=None, digits: int = 1, xlim=None):
         Decimals of the printed percentages.
     xlim : tuple of float, optional
         Limits of the proportion scale.
+    compact : bool
+        Only labels and the percentage column (see :func:`forest_plot`).
 
     Returns
     -------
@@ -499,10 +521,9 @@ def leave_one_out_plot(res, ax=None, *, loo=None, digits: int = 1, xlim=None):
         loo = leave_one_out(res)
     k = len(loo)
     n_rows = 1 + k + 2
-    ax = _new_axes(ax, n_rows)
+    ax = _new_axes(ax, n_rows, compact)
     pct = f"{100 * res.level:g}%"
-    columns = _COLUMNS
-    t = _Table(ax, n_rows, columns)
+    t = _Table(ax, n_rows, compact)
     t.header(["Omitted study", "", f"Proportion, %\n({pct} CI)", "I\u00b2"])
     t.rule(-0.5)
     rows = np.arange(1, k + 1)
