@@ -53,10 +53,12 @@ class Problem:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         if self.column:
             where += f" [{self.column}]"
-        text = f"{self.severity.upper()} {where}: {self.rule}"
+        text = f"{self.severity.upper()} {where}:"
         if self.value is not None:
             shown = self.value if len(self.value) <= 80 else self.value[:77] + "..."
-            text += f" (value {shown!r})"
+            text += f" value {shown!r}"
+        # the rule is worded as what is expected; say plainly that it was not met
+        text += f" breaks the rule '{self.rule}'"
         if self.detail:
             text += f": {self.detail}"
         return text
