@@ -50,7 +50,7 @@ def _rows(data: dict, repeats: int, rec: Recorder) -> None:
         rec.run(
             f"gosh_scaling_k{k}",
             lambda res=res: mp.gosh(res, subsets=rows.SCALING_SUBSETS, seed=1, progress=False),
-            max(1, repeats // 2),
+            repeats,
             warmup=0,
             n_fits=n_fits,
             k=k,

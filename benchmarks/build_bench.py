@@ -6,7 +6,8 @@ it and takes at most a quarter of the cold build.
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/build_bench.py [--data data] [--outcome CR] [--json FILE]
+    .venv/bin/python benchmarks/build_bench.py [--data data] [--root .] [--outcome CR]
+                                               [--json FILE]
 
 The data folder is copied to a temporary folder first (the benchmark edits the copy), and
 the build goes to a fresh temporary build folder, so the numbers are those of a cold cache.
@@ -29,11 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"cold_s": 90.0, "nochange_s": 5.0, "nochange_ratio": 1 / 15, "one_outcome_ratio": 0.25}
 
 
-def build(data: Path, out: Path) -> tuple[float, str]:
+def build(data: Path, out: Path, root: Path) -> tuple[float, str]:
     """Run ``python -m review build`` once; return (seconds, stdout)."""
     start = time.perf_counter()
+    cmd = ["build", "--data", str(data), "--out", str(out), "--root", str(root)]
     proc = subprocess.run(
-        [sys.executable, "-m", "review", "build", "--data", str(data), "--out", str(out)],
+        [sys.executable, "-m", "review", *cmd],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -68,6 +70,7 @@ def change_one_row(data: Path, outcome: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data")
+    parser.add_argument("--root", type=Path, default=ROOT, help="book sources")
     parser.add_argument("--outcome", default="CR", help="outcome whose rows are changed")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
@@ -75,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="build-bench-") as tmp:
         data, out = Path(tmp) / "data", Path(tmp) / "_build"
         shutil.copytree(args.data, data, ignore=shutil.ignore_patterns("releases"))
-        cold, _ = build(data, out)
-        nochange, _ = build(data, out)
+        cold, _ = build(data, out, args.root)
+        nochange, _ = build(data, out, args.root)
         study = change_one_row(data, args.outcome)
-        one, log = build(data, out)
+        one, log = build(data, out, args.root)
     ran = re.findall(r"^\s+run\s+(\S+)", log, flags=re.M)
     figures = {
         "cold_s": round(cold, 1),

@@ -37,6 +37,11 @@ def _machine() -> dict:
     }
 
 
+def _load() -> str:
+    """The 1-minute load average (other programs running on the machine)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
 def _seconds(tool: dict | None, row_id: str, clock: str) -> float | None:
     if not tool or row_id not in tool["rows"]:
         return None
@@ -52,12 +57,15 @@ def _target_text(row: rows.Row) -> str:
     return " and ".join(parts)
 
 
-def build(tools: dict, memory: dict | None, whole: dict, absent: dict, clock: str) -> dict:
+def build(
+    tools: dict, memory: dict | None, whole: dict, absent: dict, clock: str, load_start: str
+) -> dict:
     """Collect every tool's record into one table with ratios and verdicts.
 
     ``tools`` maps a tool to its runner's record (None when it did not run); ``absent``
     gives the reason to print for a tool that did not run; ``clock`` ("cpu" or "wall")
-    is the time the table and the ratios use (both are kept in the CSV).
+    is the time the table and the ratios use (both are kept in the CSV); ``load_start``
+    is the load average when the run began.
     """
     out_rows = []
     for row in rows.ROWS:
@@ -113,6 +121,7 @@ def build(tools: dict, memory: dict | None, whole: dict, absent: dict, clock: st
     return {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "clock": clock,
+        "load": f"{load_start} at the start, {_load()} at the end",
         "machine": _machine(),
         "versions": {name: rec["version"] for name, rec in tools.items() if rec},
         "rows": out_rows,
@@ -132,7 +141,9 @@ def _fmt_time(seconds: float | None, approx: bool = False) -> str:
 
 
 def _fmt_ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3g}x"
+    if value is None:
+        return "-"
+    return f"{value:,.0f}x" if value >= 100 else f"{value:.3g}x"
 
 
 def _markdown_rows(table: dict) -> list[str]:
@@ -216,7 +227,8 @@ def markdown(table: dict) -> str:
         "# Benchmark: metaprop against metafor and pimeta",
         "",
         f"Measured {table['date']} on {m['cpu']}, {m['cores']} cores, {m['memory']} "
-        f"({m['os']}; Python {m['python']}). Versions: {versions}.",
+        f"({m['os']}; Python {m['python']}; load average {table['load']}). "
+        f"Versions: {versions}.",
         "",
         f"Times are {_CLOCKS[table['clock']]}, medians over repeats, measured inside each "
         "process (R: `proc.time()`; Python: `time.process_time()` and "
@@ -301,13 +313,17 @@ def plot(table: dict, path: Path) -> None:
     colours = {"metafor": "#4477aa", "pimeta": "#ccbb44", "metaprop": "#ee6677"}
     for i, tool in enumerate(TOOLS):
         values = [r[f"{tool}_s"] or np.nan for r in table["rows"]]
-        ax.barh(y + (i - 1) * height, values, height, label=tool, color=colours[tool])
+        bars = ax.barh(y + (i - 1) * height, values, height, label=tool, color=colours[tool])
+        if tool == "metafor":  # hatched: extrapolated from part of the work
+            for bar, r in zip(bars, table["rows"], strict=True):
+                if r["metafor_extrapolated_from"]:
+                    bar.set_hatch("//")
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.set_xlabel(f"seconds, {table['clock']} time (median; log scale)")
     ax.legend(frameon=False)
-    ax.set_title(f"metaprop vs metafor and pimeta ({table['date']})")
+    ax.set_title(f"metaprop vs metafor and pimeta ({table['date']}; hatched: extrapolated)")
     if table["scaling"]:
         ks = [s["k"] for s in table["scaling"]]
         ax2.plot(ks, [s["per_fit_us"] for s in table["scaling"]], "o-", color=colours["metaprop"])
@@ -315,7 +331,7 @@ def plot(table: dict, path: Path) -> None:
         ax2.set_xticks(ks)
     ax2.set_xlabel("k (studies)")
     ax2.set_ylabel("µs per fit")
-    ax2.set_title("GOSH REML, 10^5 random subsets")
+    ax2.set_title("GOSH REML, 10^5 subsets")
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

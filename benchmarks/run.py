@@ -237,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
         help="parts to leave out",
     )
     args = parser.parse_args(argv)
+    load_start = report._load()
     TMP.mkdir(parents=True, exist_ok=True)
     inputs = write_inputs(TMP / "inputs.json")
     tools = {"metaprop": run_metaprop(inputs, args)}
@@ -249,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
             absent[name] = "not installed or its runner failed (see the messages above)"
     memory = None if "memory" in args.skip else run_memory(inputs)
     whole = {} if "whole-process" in args.skip else run_whole_process(inputs, 3, tools)
-    table = report.build(tools, memory, whole, absent, args.clock)
+    table = report.build(tools, memory, whole, absent, args.clock, load_start)
     print(report.text(table))
     report.write(table, RESULTS)
     _say(f"[bench] wrote {', '.join(p.name for p in report.outputs(RESULTS))} in {RESULTS}")

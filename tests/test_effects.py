@@ -181,3 +181,14 @@ def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@pytest.mark.parametrize("measure", MEASURES)
+def test_two_steps_equal_one_step(measure):
+    """escalc() then meta_analysis() is meta_prop() (PFT: harmonic mean of the totals)."""
+    ev, n = [0, 4, 10, 7, 30], [15, 20, 25, 30, 30]
+    one = mp.meta_prop(ev, n, measure=measure, method="REML", test="knha")
+    two = mp.meta_analysis(mp.escalc(ev, n, measure), method="REML", test="knha")
+    assert one.to_dict() == two.to_dict()
+    np.testing.assert_array_equal(one.weights, two.weights)
+    assert one.studies().equals(two.studies())

@@ -194,13 +194,19 @@ def test_corrupt_cache_entry_is_detected_and_recomputed(work, damage):
 
 
 def _book_copy(dst: Path) -> Path:
-    dst.mkdir()
-    for name in BOOK_SOURCES:
-        src = REPO / name
+    """Copy the book sources, and every repository file a chapter declares it reads."""
+    from review import params
+
+    files = {*BOOK_SOURCES}
+    for page in params.load_pages(REPO):
+        files.update(token for token in page.reads if token not in params.READ_TOKENS)
+    for name in sorted(files):
+        src, target = REPO / name, dst / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            shutil.copytree(src, dst / name)
+            shutil.copytree(src, target, dirs_exist_ok=True)
         elif src.is_file():
-            shutil.copy2(src, dst / name)
+            shutil.copy2(src, target)
     return dst
 
 

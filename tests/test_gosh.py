@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
 import tracemalloc
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import metaprop as mp
 import numpy as np
 import pytest
 import tolerances as tol
+from _tools import require_tool
 
 # the package attribute metaprop.gosh is the function; the module is reached by name
 gosh_module = importlib.import_module("metaprop.gosh")
@@ -191,3 +193,16 @@ def test_glmm_results_are_refused():
     res = mp.meta_prop_glmm(*PRITZ)
     with pytest.raises(ValueError, match="inverse-variance models only"):
         mp.gosh(res)
+
+
+@pytest.mark.needs_r
+def test_fixture_is_what_the_script_makes(tmp_path):
+    """Rerunning scripts/metafor_gosh.R with the installed metafor gives the pinned fixture."""
+    rscript = require_tool("Rscript")
+    script = FIXTURE.parents[2] / "scripts" / "metafor_gosh.R"
+    out = tmp_path / "metafor_gosh.json"
+    subprocess.run([rscript, str(script), str(out)], check=True, capture_output=True)
+    fresh, pinned = json.loads(out.read_text()), json.loads(FIXTURE.read_text())
+    for record in (fresh, pinned):
+        record["source"].pop("date")
+    assert fresh == pinned

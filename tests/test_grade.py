@@ -262,7 +262,11 @@ def test_evidence_profile_from_rows(plan):
         k = 3
         estimate = 0.5
         ci = (0.4, 0.6)
-        pi = (0.2, 0.8)
+        pi = (0.3, 0.7)  # the default (normal) interval: not the one the plan asks for
+
+        def prediction_interval(self, dist):
+            assert dist == "t(k-1)"
+            return (0.2, 0.8)
 
     df = pd.DataFrame(
         {
@@ -366,3 +370,9 @@ def test_display_table_formats_for_readers(plan):
     assert shown["Studies (patients)"].tolist() == ["3 (1,234)", "0 (0)"]
     assert shown["Rate"].tolist() == ["50.0%", ""]
     assert shown["95% CI"].iloc[0] == "40.0% to 60.0%" and shown["95% PI"].iloc[0] == ""
+
+
+def test_publication_bias_not_assessable_is_said(plan, clean):
+    profile = dataclasses.replace(clean, k=12, small_study_unavailable="no test for landmarks")
+    rating = g.rate_publication_bias(profile, plan)
+    assert rating.change == 0 and not rating.assessed and "no test for landmarks" in rating.reason

@@ -111,3 +111,12 @@ def test_study_ci_and_prediction_interval_checks():
     with pytest.warns(UserWarning, match=r"t\(k-2\) prediction interval needs k >= 3; k = 2"):
         pi = res.prediction_interval("t(k-2)")
     assert np.isnan(pi.low) and np.isnan(pi.high)
+
+
+def test_effect_sizes_keep_their_scale():
+    es = mp.escalc([4, 10, 7], [20, 25, 30], measure="PAS")
+    assert mp.meta_analysis(es).transform == "PAS"
+    with pytest.raises(ValueError, match=r"transform='logit' contradicts the EffectSizes scale"):
+        mp.meta_analysis(es, transform="logit")
+    with pytest.raises(ValueError, match="already holds yi and vi"):
+        mp.meta_analysis(es, vi=[0.1, 0.1, 0.1])

@@ -142,3 +142,10 @@ def test_paper_comparison_names_each_difference(raw):
     bad["paper_comparison"][0].pop("difference")
     with pytest.raises(PlanError, match=r"paper_comparison\[0\].difference"):
         Plan(bad)
+
+
+def test_amendments_need_when_and_what(raw):
+    bad = copy.deepcopy(raw)
+    bad["amendments"] = [{"when": "today"}]
+    with pytest.raises(PlanError, match=r"amendments\[0\].what"):
+        Plan(bad)

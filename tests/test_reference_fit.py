@@ -13,7 +13,7 @@ import metaprop as mp
 import numpy as np
 import pytest
 import tolerances as tol
-from reference import case_id, cases, n_cases, params
+from reference import case_id, cases, load, n_cases, params
 
 FIT_CASES = params("fit")
 
@@ -156,3 +156,10 @@ def test_ll0_check_resets_a_worse_maximum(monkeypatch):
     monkeypatch.setattr(_engine, "_fisher_scoring", stuck)
     assert _engine.fit_arrays(yi, vi, method="REML").tau2[0] == 0.0
     assert _engine.fit_arrays(yi, vi, method="REML", ll0check=False).tau2[0] == 0.5
+
+
+def test_fixture_records_its_provenance_and_tight_convergence():
+    """The iterative tolerances assume metafor ran with threshold = tol <= 1e-12."""
+    src = load()["source"]
+    assert src["r_version"] and src["metafor_version"] and src["script_md5"]
+    assert src["control"]["threshold"] <= 1e-12 and src["control"]["tol"] <= 1e-12

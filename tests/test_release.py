@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from review import cache as cache_mod
 from review import release
 
@@ -141,3 +140,13 @@ def test_diff_from_last_compares_with_the_latest_release(data):
     assert list(dict.fromkeys(diff.history["version"])) == ["1.0", "1.0 + unreleased changes"]
     ax = release.plot_history(diff.history)
     assert len(ax.get_xticklabels()) == 2
+
+
+def test_release_command_validates_then_snapshots(data, capsys):
+    from review import cli
+
+    assert cli.main(["release", "2.0", "--data", str(data)]) == 0
+    assert "Release 2.0 written" in capsys.readouterr().out
+    assert (data / release.RELEASES / "2.0" / release.MANIFEST).is_file()
+    assert cli.main(["release", "2.0", "--data", str(data)]) == 1
+    assert "exists already" in capsys.readouterr().err

@@ -299,9 +299,11 @@ def _fisher_scoring(b: _Base, tau2, method, tol, maxiter):
     return tau2, conv
 
 
-def _ll_gain_at_zero(b: _Base, tau2, reml):
-    """log L(0) - log L(tau2) for the ML / REML likelihood (metafor's ll0 check)."""
-    w, sw, _, r = _weighted(b.y, b.v, b.mf, tau2)
+def _ll_gain_at_zero(b: _Base, tau2, w, sw, r, reml):
+    """log L(0) - log L(tau2) of the ML / REML likelihood (metafor's ll0 check).
+
+    ``w``, ``sw`` and ``r`` are the weights, their sum and the residuals at ``tau2``.
+    """
     # -2 log L = sum log(v + tau2) + Q(tau2) [+ log sum w for REML] + constant
     m2ll_tau = _rsum(b.mf * np.log(b.v + tau2[:, None])) + _rsum(w * r * r)
     m2ll_zero = _rsum(b.mf * np.log(b.v)) + b.q
@@ -311,8 +313,11 @@ def _ll_gain_at_zero(b: _Base, tau2, reml):
     return 0.5 * (m2ll_tau - m2ll_zero)
 
 
-def estimate_tau2(b: _Base, method, *, tol=1e-10, maxiter=1000, ll0check=True):
+def estimate_tau2(b: _Base, method, *, tol=1e-10, maxiter=1000):
     """Estimate tau^2 for every fit with one method (metafor rma.uni, intercept only).
+
+    ML and REML still need metafor's check against tau^2 = 0, which :func:`fit_arrays`
+    makes with the final weights.
 
     Returns
     -------
@@ -333,6 +338,7 @@ def estimate_tau2(b: _Base, method, *, tol=1e-10, maxiter=1000, ll0check=True):
     elif method in ("PM", "EB"):
         # Paule & Mandel 1982: solve Q(tau2) = k - 1. metafor's EB scoring update,
         # (Q k/(k-1) - k) / sum w, has the same root and the same zero truncation.
+        # (metafor stops when the PM root exceeds max(100, 10 mad(yi)^2); here it is found.)
         tau2, conv = q_root(b.y, b.v, b.mf, km1, tol=tol, maxiter=maxiter)
     else:
         ybar = _rsum(b.y) / k
@@ -347,10 +353,6 @@ def estimate_tau2(b: _Base, method, *, tol=1e-10, maxiter=1000, ll0check=True):
         elif method in FISHER_METHODS:
             start = np.fmax(tau2, 0.0)  # HE start, truncated (NaN for k = 1 becomes 0)
             tau2, conv = _fisher_scoring(b, start, method, tol, maxiter)
-            check = conv & (tau2 > tol)
-            if ll0check and check.any():
-                gain = _ll_gain_at_zero(b, tau2, method == "REML")
-                tau2 = np.where(check & (gain > tol), 0.0, tau2)
     tau2 = np.where(k <= 1, 0.0, np.maximum(tau2, 0.0))
     return tau2, conv
 
@@ -467,8 +469,17 @@ def fit_arrays(
     with np.errstate(divide="ignore", invalid="ignore"):
         b = _prepare(yi, vi, mask)
         k, km1 = b.k, b.km1
-        tau2, conv = estimate_tau2(b, method, tol=tol, maxiter=maxiter, ll0check=ll0check)
+        tau2, conv = estimate_tau2(b, method, tol=tol, maxiter=maxiter)
         w, sw, beta, r = _weighted(b.y, b.v, b.mf, tau2)
+        if ll0check and method in FISHER_METHODS:
+            # metafor: Fisher scoring may stop at a local maximum below L(0); then tau^2 = 0
+            check = conv & (tau2 > tol)
+            if _count(check):
+                gain = _ll_gain_at_zero(b, tau2, w, sw, r, method == "REML")
+                reset = check & (gain > tol)
+                if _count(reset):
+                    tau2 = np.where(reset, 0.0, tau2)
+                    w, sw, beta, r = _weighted(b.y, b.v, b.mf, tau2)
         se_tau2 = _se_tau2(b, tau2, method, w, sw)
         vb = 1.0 / sw
         if test == "z":
@@ -551,6 +562,11 @@ class ModeratorFit:
     ----------
     beta, se : ndarray
         Coefficients and standard errors (Knapp-Hartung scaled for knha/adhoc).
+    stat, pval : ndarray
+        Wald test of each coefficient against 0 (metafor ``zval``, ``pval``): z, or t on
+        ``df`` degrees of freedom for knha/adhoc.
+    df : int or None
+        Residual degrees of freedom k - p of the t and F tests (None for z).
     vb : ndarray
         Covariance matrix of ``beta``.
     tau2 : float
@@ -565,6 +581,9 @@ class ModeratorFit:
 
     beta: np.ndarray
     se: np.ndarray
+    stat: np.ndarray
+    pval: np.ndarray
+    df: int | None
     vb: np.ndarray
     tau2: float
     qm: float
@@ -582,19 +601,31 @@ def _proj(X, w):
     return np.diag(w) - xw @ inv @ xw.T, inv
 
 
+def _m2ll_moderators(y, v, X, tau2, reml):
+    """-2 log-likelihood of a meta-regression at ``tau2``, up to a constant (ML or REML)."""
+    w = 1.0 / (v + tau2)
+    pw, inv = _proj(X, w)
+    # Viechtbauer 2005: -2 log L = sum log(v + tau2) + y'Py [+ log det(X'WX) for REML]
+    out = float(np.sum(np.log(v + tau2)) + y @ pw @ y)
+    if reml:
+        out -= float(np.linalg.slogdet(inv)[1])
+    return out
+
+
 def fit_moderators(
     yi, vi, X, method="REML", test="z", level=0.95, *, tol=1e-10, maxiter=1000
 ) -> ModeratorFit:
     """Mixed-effects meta-regression with tau^2 by ``method`` (metafor rma.uni with mods).
 
     The intercept-only case is :func:`fit_arrays` (vectorised); this general-``X`` form
-    serves the moderator test of subgroup analyses, one fit at a time.
+    serves the moderator test of subgroup analyses and the regression tests of
+    small-study effects, one fit at a time.
 
     Parameters
     ----------
     yi, vi : array-like, shape (k,)
     X : array-like, shape (k, p)
-        Model matrix whose first column is the intercept; the test covers the others.
+        Model matrix whose first column is the intercept; ``qm`` tests the others.
     method, test, level, tol, maxiter
         As :func:`fit_arrays`.
 
@@ -610,7 +641,10 @@ def fit_moderators(
     :math:`(y^\\top(I-H)y-\\mathrm{tr}((I-H)V))/(k-p)`; HS :math:`(y^\\top P_0y-k)/\\sum w_i`;
     SJ one reweighting from :math:`\\tau^2_0=\\sum(y_i-\\bar y)^2/k`; PM solves
     :math:`y^\\top Py=k-p`; ML, REML and EB by Fisher scoring from the truncated HE value,
-    with step halving, all truncated at 0 (metafor rma.uni).
+    with step halving, all truncated at 0; ML and REML fall back to 0 when the likelihood
+    is larger there (metafor rma.uni, ``ll0check``).
+    :math:`\\hat\\beta=(X^\\top WX)^{-1}X^\\top Wy`, :math:`V=s^2_w(X^\\top WX)^{-1}`
+    (:math:`s^2_w` as in :func:`fit_arrays`, on k - p df);
     :math:`Q_M=\\hat\\beta_{[2:p]}^\\top V_{[2:p]}^{-1}\\hat\\beta_{[2:p]}`.
 
     References
@@ -641,41 +675,37 @@ def fit_moderators(
     rss0 = float(y_c @ p0 @ y_c)
     conv = True
     h = np.eye(k) - X @ np.linalg.inv(X.T @ X) @ X.T
-    # Hedges (unweighted moments); also the start of ML, REML and EB
+    # Hedges 1983 (unweighted moments); also the start of ML, REML and EB
     tau2_he = (float(y_c @ h @ y_c) - float(np.trace(h * v))) / (k - p)
     if method == "FE":
         tau2 = 0.0
     elif method == "DL":
+        # DerSimonian & Laird 1986, with moderators: (Q_E - (k - p)) / tr(P_0)
         tau2 = (rss0 - (k - p)) / float(np.trace(p0))
     elif method == "HE":
         tau2 = tau2_he
     elif method == "HS":
+        # Hunter & Schmidt 2004: (Q_E - k) / sum w
         tau2 = (rss0 - k) / float(w0.sum())
     elif method == "SJ":
+        # Sidik & Jonkman 2005: start at the mean squared deviation, one reweighting
         tau0 = float(y_c @ y_c) / k
         pj, _ = _proj(X, 1.0 / (v + tau0))
         tau2 = tau0 * float(y_c @ pj @ y_c) / (k - p)
     elif method == "PM":
+        # Paule & Mandel 1982: Q_E(tau2) = k - p
         tau2, conv = _pm_moderators(y_c, v, X, k - p, tol, maxiter)
     else:
-        tau2, conv = max(0.0, tau2_he), False
-        for _ in range(maxiter):
-            w = 1.0 / (v + tau2)
-            pw, _ = _proj(X, w)
-            py = pw @ y_c
-            if method == "ML":
-                adj = (py @ py - w.sum()) / (w * w).sum()
-            elif method == "REML":
-                adj = (py @ py - np.trace(pw)) / float(np.sum(pw * pw))
-            else:  # EB
-                adj = (float(y_c @ py) * k / (k - p) - k) / w.sum()
-            while tau2 + adj < 0:  # step halving, as metafor
-                adj /= 2.0
-            tau2 += adj
-            if abs(adj) <= tol:
-                conv = True
-                break
+        tau2, conv = _scoring_moderators(y_c, v, X, max(0.0, tau2_he), method, tol, maxiter)
     tau2 = max(0.0, tau2)
+    if method in FISHER_METHODS and conv and tau2 > tol:
+        # metafor's ll0check: scoring may stop at a local maximum below L(0)
+        reml = method == "REML"
+        gain = 0.5 * (
+            _m2ll_moderators(y_c, v, X, tau2, reml) - _m2ll_moderators(y_c, v, X, 0.0, reml)
+        )
+        if gain > tol:
+            tau2 = 0.0
     w = 1.0 / (v + tau2)
     xw = X * w[:, None]
     vb = np.linalg.inv(X.T @ xw)
@@ -686,20 +716,27 @@ def fit_moderators(
         rss = float(w @ (y - X @ beta) ** 2)
         s2w = 0.0 if rss <= _EPS else rss / df_den
         vb = vb * (max(s2w, 1.0) if test == "adhoc" else s2w)
+    se = np.sqrt(np.diag(vb))
+    stat = beta / se
     btt = slice(1, p)
     m = p - 1
     qm = float(beta[btt] @ np.linalg.solve(vb[btt, btt], beta[btt]))
     if test == "z":
+        pval = 2.0 * special.ndtr(-np.abs(stat))
         qm_df: tuple[int, ...] = (m,)
         qm_p = float(special.chdtrc(m, qm))
     else:
+        pval = 2.0 * special.stdtr(df_den, -np.abs(stat))
         qm = qm / m
         qm_df = (m, df_den)
         qm_p = float(special.fdtrc(m, df_den, qm)) if df_den > 0 else np.nan
     qe = max(0.0, rss0)
     return ModeratorFit(
         beta=beta,
-        se=np.sqrt(np.diag(vb)),
+        se=se,
+        stat=stat,
+        pval=pval,
+        df=None if test == "z" else df_den,
         vb=vb,
         tau2=tau2,
         qm=qm,
@@ -709,6 +746,36 @@ def fit_moderators(
         qe_pvalue=float(special.chdtrc(df_den, qe)) if df_den > 0 else 1.0,
         converged=conv,
     )
+
+
+def _scoring_moderators(y_c, v, X, tau2, method, tol, maxiter):
+    """ML, REML and EB with moderators: Fisher scoring from ``tau2`` with step halving.
+
+    Scoring updates (Viechtbauer 2005; metafor rma.uni): ML
+    :math:`(y^\\top PPy-\\sum w_i)/\\sum w_i^2`, REML
+    :math:`(y^\\top PPy-\\mathrm{tr}P)/\\mathrm{tr}(PP)`, EB (Morris 1983)
+    :math:`(y^\\top Py\\,k/(k-p)-k)/\\sum w_i`.
+    """
+    k, p = X.shape
+    for _ in range(maxiter):
+        w = 1.0 / (v + tau2)
+        pw, _ = _proj(X, w)
+        py = pw @ y_c
+        if method == "ML":
+            adj = (py @ py - w.sum()) / (w * w).sum()
+        elif method == "REML":
+            adj = (py @ py - np.trace(pw)) / float(np.sum(pw * pw))
+        else:  # EB
+            adj = (float(y_c @ py) * k / (k - p) - k) / w.sum()
+        while tau2 + adj < 0:  # step halving, as metafor
+            if tau2 == 0.0:  # a step below the boundary from 0 halves down to nothing
+                adj = 0.0
+                break
+            adj /= 2.0
+        tau2 += adj
+        if abs(adj) <= tol:
+            return tau2, True
+    return tau2, False
 
 
 def _pm_moderators(y_c, v, X, target, tol, maxiter):

@@ -119,6 +119,14 @@ def check_counts(events, totals, labels=None) -> tuple[np.ndarray, np.ndarray, t
         For k = 0, a length mismatch, or a study whose count is NaN, negative,
         non-integer, has totals 0, or has more events than totals; the message names the
         study (index and label) and the value.
+
+    Examples
+    --------
+    >>> from metaprop._validation import check_counts
+    >>> check_counts([3, 12], [10, 10], ["A", "B"])
+    Traceback (most recent call last):
+    ...
+    ValueError: study at index 1 ('B'): events (12) > totals (10)
     """
     if totals is None:
         raise ValueError("totals are required (number of participants per study)")
@@ -233,6 +241,58 @@ def frame_columns(data, **columns):
             )
         out[role] = data[col].to_numpy()
     return out
+
+
+def resolve_columns(first, second, data, names: tuple[str, str], **keywords):
+    """Inputs of the calling forms ``f(a, b)``, ``f(df, a="col", ...)``, ``f(data=df, ...)``.
+
+    ``first`` and ``second`` are the positional arguments, in the roles ``names`` (e.g.
+    ``("events", "totals")``); a DataFrame as ``first`` is the same as ``data=``.
+    ``keywords`` maps every role, the two of ``names`` included, to its keyword value.
+
+    Returns
+    -------
+    values : dict of str to object
+        Each role's values: the named columns with a DataFrame, else the positional or
+        keyword argument (None when neither was given).
+    framed : bool
+        A DataFrame was given.
+
+    Raises
+    ------
+    ValueError
+        A DataFrame given twice, values given positionally next to a DataFrame, a role
+        given both positionally and by keyword, or a column that ``data`` lacks.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from metaprop._validation import resolve_columns
+    >>> df = pd.DataFrame({"x": [3, 5], "n": [10, 12]})
+    >>> cols, framed = resolve_columns(df, None, None, ("events", "totals"), events="x",
+    ...                                totals="n", labels=None)
+    >>> cols["events"].tolist(), framed
+    ([3, 5], True)
+    >>> resolve_columns([3, 5], [10, 12], None, ("events", "totals"), events=None,
+    ...                 totals=None, labels=None)[0]["totals"]
+    [10, 12]
+    """
+    if is_frame(first):
+        if data is not None:
+            raise ValueError("give the DataFrame once: positionally or as data=")
+        data, first = first, None
+    if data is not None:
+        if first is not None or second is not None:
+            a, b = names
+            raise ValueError(f"with a DataFrame, name the columns: {a}='col', {b}='col'")
+        return frame_columns(data, **keywords), True
+    out = dict(keywords)
+    for role, value in zip(names, (first, second), strict=True):
+        if value is not None:
+            if out[role] is not None:
+                raise ValueError(f"{role} given twice (positionally and as {role}=)")
+            out[role] = value
+    return out, False
 
 
 def is_frame(obj) -> bool:

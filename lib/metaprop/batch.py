@@ -259,15 +259,7 @@ _FIT_FIELDS = (
 def _fit_rows(y, v, mask, method, test, level) -> SimpleNamespace:
     """The engine on one chunk of rows; the fields used here, as a namespace of arrays."""
     fit = fit_arrays(y, v, mask, method, test, level)
-    out = {name: getattr(fit, name) for name in _FIT_FIELDS}
-    single = fit.k == 1
-    if test != "z" and single.any():
-        # metafor rma.uni sets test="z" when k = 1 (no residual df for Knapp-Hartung)
-        sub = fit_arrays(y[single], v[single], mask[single], method, "z", level)
-        for name in _FIT_FIELDS:
-            out[name] = out[name].copy()
-            out[name][single] = getattr(sub, name)
-    return SimpleNamespace(**out)
+    return SimpleNamespace(**{name: getattr(fit, name) for name in _FIT_FIELDS})
 
 
 def _back(x: np.ndarray, measure: str, ni_hm: np.ndarray | None) -> np.ndarray:

@@ -24,7 +24,11 @@ _DEFAULT_ADD = {"PR": 0.5, "PLO": 0.5, "PAS": 0.0, "PFT": 0.0}
 class EffectSizes:
     """Effect sizes and sampling variances, with the options that produced them.
 
-    Attributes
+    Step one of the two steps (as metafor's ``escalc`` object): :func:`escalc` and
+    :func:`estimates_to_effects` build it, :func:`meta_analysis` pools it. The fields are
+    the constructor's parameters and read-only attributes.
+
+    Parameters
     ----------
     yi, vi : ndarray
         Effect sizes and their sampling variances on the analysis scale.
@@ -42,6 +46,25 @@ class EffectSizes:
         Scale used to back-transform (the measure itself, or the generic scale).
     approximate : ndarray of bool or None
         For :func:`estimates_to_effects`: rows whose variance came from ``n`` alone.
+
+    Notes
+    -----
+    ``sei`` is :math:`\\sqrt{v_i}`; the formulas of ``yi`` and ``vi`` are those of
+    :func:`escalc` (counts) and :func:`estimates_to_effects` (reported estimates).
+
+    References
+    ----------
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+    J Stat Softw 36(3):1-48. doi:10.18637/jss.v036.i03
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> es = mp.escalc([4, 10], [20, 25], measure="PLO")
+    >>> es.k, es.measure, es.labels
+    (2, 'PLO', ('Study 1', 'Study 2'))
+    >>> es.sei.round(4).tolist()
+    [0.559, 0.4082]
     """
 
     yi: np.ndarray
@@ -88,26 +111,14 @@ class EffectSizes:
 
 def _resolve_counts(xi, ni, events, totals, data, labels):
     """Sort out the calling forms ``f(ev, n)``, ``f(df, events="x", ...)``, ``f(data=df, ...)``."""
-    if val.is_frame(xi):
-        if data is not None:
-            raise ValueError("give the DataFrame once: positionally or as data=")
-        data, xi = xi, None
-    if data is not None:
-        if xi is not None or ni is not None:
-            raise ValueError("with a DataFrame, name the columns: events='col', totals='col'")
-        cols = val.frame_columns(data, events=events, totals=totals, labels=labels)
-        if cols["events"] is None or cols["totals"] is None:
-            raise ValueError("with a DataFrame, give the column names events= and totals=")
-        return cols["events"], cols["totals"], cols["labels"]
-    if xi is not None and events is not None:
-        raise ValueError("events given twice (positionally and as events=)")
-    if ni is not None and totals is not None:
-        raise ValueError("totals given twice (positionally and as totals=)")
-    events = xi if xi is not None else events
-    totals = ni if ni is not None else totals
-    if events is None:
+    cols, framed = val.resolve_columns(
+        xi, ni, data, ("events", "totals"), events=events, totals=totals, labels=labels
+    )
+    if framed and (cols["events"] is None or cols["totals"] is None):
+        raise ValueError("with a DataFrame, give the column names events= and totals=")
+    if cols["events"] is None:
         raise ValueError("events are required")
-    return events, totals, labels
+    return cols["events"], cols["totals"], cols["labels"]
 
 
 def _counts_to_effects(ev: np.ndarray, n: np.ndarray, measure: str, add: float, to: str):

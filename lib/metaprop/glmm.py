@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-from metaprop._validation import check_counts, check_level, frame_columns, is_frame
-from metaprop.effects import escalc
+from metaprop._validation import check_counts, check_level
+from metaprop.effects import _resolve_counts, escalc
 from metaprop.results import Interval, MetaResult
 
 __all__ = ["meta_prop_glmm"]
@@ -404,9 +404,7 @@ def meta_prop_glmm(events, totals=None, *, data=None, labels=None, level=0.95):
     'GLMM'
     """
     level = check_level(level)
-    if is_frame(data):
-        cols = frame_columns(data, events=events, totals=totals, labels=labels)
-        events, totals, labels = cols["events"], cols["totals"], cols["labels"]
+    events, totals, labels = _resolve_counts(None, None, events, totals, data, labels)
     x, n, labs = check_counts(events, totals, labels)
     fit = fit_glmm(x, n)
     return _result(fit, x, n, labs, level)

@@ -120,7 +120,7 @@ class GoshResult:
                 frameon=False,
             )
         ax.set_xlabel("I² (%)")
-        ax.set_ylabel("pooled proportion")
+        ax.set_ylabel("pooled estimate" if self.measure == "identity" else "pooled proportion")
         ax.set_title(f"GOSH: {len(x):,} subsets ({self.method})")
         return ax
 

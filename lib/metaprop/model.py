@@ -8,7 +8,7 @@ import numpy as np
 
 from metaprop import _validation as val
 from metaprop._engine import FitArrays, fit_arrays
-from metaprop.effects import _DEFAULT_ADD, EffectSizes, _counts_to_effects, _resolve_counts
+from metaprop.effects import EffectSizes, escalc
 from metaprop.results import Interval, MetaResult
 from metaprop.transforms import back_transform
 
@@ -77,9 +77,9 @@ def meta_prop(
 
     Notes
     -----
-    Effect sizes as :func:`metaprop.escalc`; pooling as :func:`metaprop._engine.fit_arrays`
+    Effect sizes as :func:`metaprop.escalc`; pooling as ``metaprop._engine.fit_arrays``
     (inverse-variance weights :math:`1/(v_i+\\hat\\tau^2)`). The pooled value and its
-    intervals are back-transformed with :func:`metaprop.transforms.back_transform` (PFT at
+    intervals are back-transformed with :func:`metaprop.back_transform` (PFT at
     the harmonic mean of the totals).
 
     References
@@ -98,34 +98,15 @@ def meta_prop(
     >>> round(res.estimate, 4), res.ci.low < res.estimate < res.ci.high
     (0.7883, True)
     """
-    measure = val.check_choice(measure, val.MEASURES, "measure")
-    to = val.check_choice(to, val.TO_OPTIONS, "to")
     method_c = val.canonical_method(method)
     test = val.check_choice(test, val.TESTS, "test")
     level = val.check_level(level)
-    events, totals, labels = _resolve_counts(xi, ni, events, totals, data, labels)
-    ev, n, labs = val.check_counts(events, totals, labels)
-    add_used = _DEFAULT_ADD[measure] if add is None else float(add)
-    if not np.isfinite(add_used) or add_used < 0:
-        raise ValueError(f"add must be a finite number >= 0, got {add!r}")
-    yi, vi = _counts_to_effects(ev, n, measure, add_used, to)
-    _check_finite_effects(yi, vi, ev, n, labs, measure)
-    fa = fit_arrays(yi, vi, None, method_c, test, level, tol=tol, maxiter=maxiter)
-    return build_result(
-        fa,
-        0,
-        yi=yi,
-        vi=vi,
-        labels=labs,
-        events=ev,
-        totals=n,
-        measure=measure,
-        transform=measure,
-        ni=n.astype(float),
-        method_requested=method,
-        add=add_used,
-        to=to,
+    es = escalc(
+        xi, ni, measure, events=events, totals=totals, data=data, labels=labels, add=add, to=to
     )
+    _check_finite_effects(es)
+    fa = fit_arrays(es.yi, es.vi, None, method_c, test, level, tol=tol, maxiter=maxiter)
+    return build_result(fa, 0, es, ni=es.totals.astype(float), method_requested=method)
 
 
 def meta_analysis(
@@ -141,7 +122,7 @@ def meta_analysis(
     method: str = "REML",
     test: str = "z",
     level: float = 0.95,
-    transform: str = "identity",
+    transform: str | None = None,
     ni=None,
     tol: float = 1e-10,
     maxiter: int = 1000,
@@ -160,8 +141,9 @@ def meta_analysis(
     labels : array-like of str or str, optional
     method, test, level
         As :func:`meta_prop`.
-    transform : {"identity", "logit", "cloglog", "arcsine", "PR", "PLO", "PAS", "PFT"}
+    transform : {"identity", "logit", "cloglog", "arcsine", "PR", "PLO", "PAS", "PFT"}, optional
         Scale of ``yi``, recorded for back-transformation (cloglog: :math:`\\log(-\\log S)`).
+        Default: the scale of an EffectSizes, else ``"identity"``.
     ni : array-like, optional
         Sample sizes (required for ``transform="PFT"``: harmonic mean).
     tol, maxiter
@@ -174,7 +156,11 @@ def meta_analysis(
 
     Notes
     -----
-    See :func:`meta_prop`; this is its second step on its own.
+    The random-effects model :math:`y_i=\\mu+u_i+e_i`, :math:`u_i\\sim N(0,\\tau^2)`,
+    :math:`e_i\\sim N(0,v_i)`: :math:`\\hat\\mu=\\sum w_iy_i/\\sum w_i` with
+    :math:`w_i=1/(v_i+\\hat\\tau^2)` and :math:`\\mathrm{SE}(\\hat\\mu)=(\\sum w_i)^{-1/2}`
+    (scaled for knha/adhoc, see ``metaprop._engine.fit_arrays``); this is the second
+    step of :func:`meta_prop` on its own.
 
     References
     ----------
@@ -196,105 +182,89 @@ def meta_analysis(
     if isinstance(y, EffectSizes):
         if v is not None or yi is not None or vi is not None or sei is not None:
             raise ValueError("an EffectSizes already holds yi and vi; give nothing else")
-        es = y
-        y, vv, labels = es.yi, es.vi, es.labels if labels is None else labels
-        sv = None
-        events, totals, add, to, transform = es.events, es.totals, es.add, es.to, es.transform
-        if ni is None and totals is not None:
-            ni = totals
+        if transform is not None and transform != y.transform:
+            raise ValueError(
+                f"transform={transform!r} contradicts the EffectSizes scale {y.transform!r}"
+            )
+        cols = {
+            "yi": y.yi,
+            "vi": y.vi,
+            "sei": None,
+            "labels": y.labels if labels is None else labels,
+            "ni": y.totals if ni is None else ni,
+        }
+        events, totals, add, to, transform = y.events, y.totals, y.add, y.to, y.transform
     else:
-        if val.is_frame(y):
-            if data is not None:
-                raise ValueError("give the DataFrame once: positionally or as data=")
-            data, y = y, None
-        if data is not None:
-            if y is not None or v is not None:
-                raise ValueError("with a DataFrame, name the columns: yi='col', vi='col'")
-            cols = val.frame_columns(data, yi=yi, vi=vi, sei=sei, labels=labels, ni=ni)
-            y, vv, sv, labels, ni = cols["yi"], cols["vi"], cols["sei"], cols["labels"], cols["ni"]
-        else:
-            if y is not None and yi is not None:
-                raise ValueError("yi given twice (positionally and as yi=)")
-            if v is not None and vi is not None:
-                raise ValueError("vi given twice (positionally and as vi=)")
-            y = y if y is not None else yi
-            vv = v if v is not None else vi
-            sv = sei
-        if y is None:
+        cols, _ = val.resolve_columns(
+            y, v, data, ("yi", "vi"), yi=yi, vi=vi, sei=sei, labels=labels, ni=ni
+        )
+        if cols["yi"] is None:
             raise ValueError("yi (effect sizes) are required")
-    transform = val.check_choice(transform, _SCALE_CHOICES, "transform")
-    y_arr, v_arr, labs = val.check_effects(y, vv, sv, labels)
-    ni_arr = val.check_ni(ni, y_arr.shape[0], labs)
+    transform = val.check_choice(transform or "identity", _SCALE_CHOICES, "transform")
+    y_arr, v_arr, labs = val.check_effects(cols["yi"], cols["vi"], cols["sei"], cols["labels"])
+    ni_arr = val.check_ni(cols["ni"], y_arr.shape[0], labs)
     if transform == "PFT" and ni_arr is None:
         raise ValueError("transform='PFT' needs the sample sizes ni (harmonic mean)")
-    fa = fit_arrays(y_arr, v_arr, None, method_c, test, level, tol=tol, maxiter=maxiter)
-    return build_result(
-        fa,
-        0,
+    es = EffectSizes(
         yi=y_arr,
         vi=v_arr,
-        labels=labs,
         events=events,
         totals=totals,
         measure=transform if transform in val.MEASURES else "GEN",
-        transform=transform,
-        ni=ni_arr,
-        method_requested=method,
+        labels=labs,
         add=add,
         to=to,
+        transform=transform,
     )
+    fa = fit_arrays(es.yi, es.vi, None, method_c, test, level, tol=tol, maxiter=maxiter)
+    return build_result(fa, 0, es, ni=ni_arr, method_requested=method)
 
 
-def _check_finite_effects(yi, vi, ev, n, labels, measure) -> None:
+def _check_finite_effects(es: EffectSizes) -> None:
     """A 0/n or n/n study without continuity correction has no finite PR/PLO variance."""
-    if np.all(np.isfinite(yi) & np.isfinite(vi) & (vi > 0)):
+    bad = ~(np.isfinite(es.yi) & np.isfinite(es.vi) & (es.vi > 0))
+    if not bad.any():
         return
-    i = int(np.flatnonzero(~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0)))[0])
+    i = int(np.flatnonzero(bad)[0])
     raise ValueError(
-        f"study at index {i} ({labels[i]!r}): {ev[i]}/{n[i]} events gives yi = {yi[i]!r}, "
-        f"vi = {vi[i]!r} for measure {measure}; use a continuity correction (add > 0, "
-        "to='only0') or measure PAS/PFT"
+        f"study at index {i} ({es.labels[i]!r}): {es.events[i]}/{es.totals[i]} events gives "
+        f"yi = {es.yi[i]!r}, vi = {es.vi[i]!r} for measure {es.measure}; use a continuity "
+        "correction (add > 0, to='only0') or measure PAS/PFT"
     )
 
 
 def build_result(
     fa: FitArrays,
     row: int,
+    es: EffectSizes,
     *,
-    yi,
-    vi,
-    labels,
-    events,
-    totals,
-    measure: str,
-    transform: str,
     ni,
     method_requested: str,
-    add: float,
-    to: str,
     mask=None,
     method: str | None = None,
 ) -> MetaResult:
-    """Turn one row of :class:`~metaprop._engine.FitArrays` into a :class:`MetaResult`.
+    """Report one row of a ``FitArrays`` (the fit of ``es``) as a ``MetaResult``.
 
+    ``ni`` are the sample sizes of the PFT back-transformation (None when unknown).
     ``mask`` (boolean, length k) selects the studies of that row when the batch fitted
     subsets; ``method`` overrides the reported method (a one-study subgroup is FE).
-    Other modules (subgroups, leave-one-out, batch) use this to report a fit.
+    Other modules (subgroups, trim-and-fill) use this to report a fit.
 
     Examples
     --------
     >>> import numpy as np
     >>> from metaprop._engine import fit_arrays
+    >>> from metaprop.effects import escalc
     >>> from metaprop.model import build_result
-    >>> yi, vi = np.array([-1.0, -0.5, 0.2]), np.array([0.1, 0.2, 0.15])
+    >>> es = escalc([4, 9, 12], [20, 30, 25], labels=["a", "b", "c"])
     >>> mask = np.array([[True, True, False]])
-    >>> fa = fit_arrays(np.atleast_2d(yi), np.atleast_2d(vi), mask, "DL")
-    >>> res = build_result(fa, 0, yi=yi, vi=vi, labels=("a", "b", "c"), events=None,
-    ...                    totals=None, measure="GEN", transform="logit", ni=None,
-    ...                    method_requested="DL", add=0.0, to="none", mask=mask[0])
+    >>> fa = fit_arrays(es.yi[None, :], es.vi[None, :], mask, "DL")
+    >>> res = build_result(fa, 0, es, ni=None, method_requested="DL", mask=mask[0])
     >>> res.labels, res.k
     (('a', 'b'), 2)
     """
+    yi, vi, labels, events, totals = es.yi, es.vi, es.labels, es.events, es.totals
+    transform = es.transform
     if mask is not None:
         sel = np.asarray(mask, dtype=bool)
         yi, vi = yi[sel], vi[sel]
@@ -330,15 +300,15 @@ def build_result(
         events=events,
         totals=totals,
         labels=tuple(labels),
-        measure=measure,
+        measure=es.measure,
         transform=transform,
         ni=ni,
         method=method,
         method_requested=method_requested,
         test=test,
         level=fa.level,
-        add=add,
-        to=to,
+        add=es.add,
+        to=es.to,
         k=k,
         estimate_t=beta,
         se_t=se,

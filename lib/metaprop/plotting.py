@@ -394,6 +394,11 @@ def subgroup_forest_plot(
     Weights are within each subgroup (percent of that subgroup's total weight), as each
     subgroup is a separate model.
 
+    References
+    ----------
+    Borenstein M, Higgins JPT (2013). Meta-analysis and subgroups. Prev Sci 14:134-143.
+    doi:10.1007/s11121-013-0377-7
+
     Examples
     --------
     >>> import metaprop as mp
@@ -507,6 +512,17 @@ def leave_one_out_plot(
         One row per omitted study (estimate and CI, I^2), then the full model's diamond;
         a shaded band marks the full model's CI.
 
+    Notes
+    -----
+    Row :math:`i` shows the model refitted without study :math:`i`
+    (:func:`metaprop.leave_one_out`, same method, test and level), back-transformed; a
+    study whose omission moves the estimate outside the band is influential.
+
+    References
+    ----------
+    Viechtbauer W, Cheung MW-L (2010). Outlier and influence diagnostics for
+    meta-analysis. Res Synth Methods 1:112-125. doi:10.1002/jrsm.11
+
     Examples
     --------
     >>> import metaprop as mp
@@ -607,6 +623,14 @@ def funnel_plot(
     ValueError
         For an unknown ``x``; ``x="n"`` without sample sizes, or with ``contours`` or
         ``filled`` (neither has a sample-size version).
+
+    Notes
+    -----
+    With ``x="se"`` the pseudo-confidence region is
+    :math:`\\hat\\mu\\pm z_{1-\\alpha/2}\\,s` for standard error :math:`s` (Sterne &
+    Egger 2001); a contour at level :math:`1-\\alpha` is
+    :math:`\\theta_0\\pm z_{1-\\alpha/2}\\,s`, with :math:`\\theta_0` the proportion
+    ``null`` on the analysis scale (Peters et al. 2008).
 
     References
     ----------

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import special
 
 from metaprop import _validation as val
+from metaprop.heterogeneity import q_profile
 from metaprop.transforms import back_interval, back_transform
 
 __all__ = ["Interval", "MetaResult"]
@@ -30,7 +31,34 @@ _METHOD_NAMES = {
 
 
 class Interval(NamedTuple):
-    """A confidence or prediction interval ``(low, high)``; unpacks as a pair."""
+    """A confidence or prediction interval ``(low, high)``; unpacks as a pair.
+
+    Parameters
+    ----------
+    low, high : float
+        Lower and upper bound (``low <= high``; NaN when not estimable).
+
+    Notes
+    -----
+    A two-sided interval at level :math:`1-\\alpha`; on the proportion scale the bounds
+    are the back-transformed bounds of the analysis scale, put in increasing order (a
+    decreasing scale such as cloglog swaps them). The shape of scipy's
+    ``ConfidenceInterval``.
+
+    References
+    ----------
+    Virtanen P, Gommers R, Oliphant TE, et al. (2020). SciPy 1.0: fundamental algorithms
+    for scientific computing in Python. Nat Methods 17:261-272.
+    doi:10.1038/s41592-019-0686-2
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([4, 10, 7], [20, 25, 30])
+    >>> low, high = res.ci
+    >>> bool(low < res.estimate < high), res.ci.low == low
+    (True, True)
+    """
 
     low: float
     high: float
@@ -41,10 +69,11 @@ class MetaResult:
     """A fitted meta-analysis of proportions; every input, option and output.
 
     Values with suffix ``_t`` are on the analysis (transformed) scale; ``estimate``,
-    ``ci`` and ``pi`` are proportions. Build it with :func:`metaprop.meta_prop` or
-    :func:`metaprop.meta_analysis`.
+    ``ci`` and ``pi`` are proportions. Built by :func:`metaprop.meta_prop`,
+    :func:`metaprop.meta_analysis` and :func:`metaprop.meta_prop_glmm`; the fields are
+    the constructor's parameters and read-only attributes.
 
-    Attributes
+    Parameters
     ----------
     yi, vi : ndarray
         Effect sizes and sampling variances that were pooled.
@@ -94,6 +123,34 @@ class MetaResult:
         The iterative estimator converged (True for closed forms).
     notes : tuple of str
         What could not be estimated and why (k = 1, k = 2, non-convergence).
+
+    Notes
+    -----
+    Random effects: :math:`I^2=100\\,\\hat\\tau^2/(\\tilde v+\\hat\\tau^2)` and
+    :math:`H^2=\\hat\\tau^2/\\tilde v+1` with the typical within-study variance
+    :math:`\\tilde v=(k-1)/\\mathrm{tr}P` (Higgins & Thompson 2002, eq. 9, in metafor's
+    general form). Fixed effect: :math:`I^2=\\max(0,100(Q-(k-1))/Q)`, :math:`H^2=Q/(k-1)`.
+    Cochran's :math:`Q=\\sum_i(y_i-\\hat\\mu_{FE})^2/v_i` on k - 1 df. ``weights`` are
+    :math:`100\\,w_i/\\sum_j w_j` with :math:`w_i=1/(v_i+\\hat\\tau^2)`.
+
+    References
+    ----------
+    Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a meta-analysis.
+    Stat Med 21:1539-1558. doi:10.1002/sim.1186
+
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+    J Stat Softw 36(3):1-48. doi:10.18637/jss.v036.i03
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([16, 10, 4, 43, 10], [17, 12, 8, 58, 10], method="DL")
+    >>> res.k, res.method, res.measure
+    (5, 'DL', 'PLO')
+    >>> round(res.estimate, 4), round(res.tau2, 4), round(res.i2, 1)
+    (0.7883, 0.4068, 45.1)
+    >>> round(float(res.weights.sum()), 10)
+    100.0
     """
 
     yi: np.ndarray
@@ -206,7 +263,7 @@ class MetaResult:
         -----
         Bounds solve :math:`Q(\\tau^2)=\\chi^2_{k-1,1-\\alpha/2}` and
         :math:`\\chi^2_{k-1,\\alpha/2}` for the generalised Q statistic; see
-        :func:`metaprop.heterogeneity.q_profile`.
+        ``metaprop.heterogeneity.q_profile``.
 
         References
         ----------
@@ -221,8 +278,6 @@ class MetaResult:
         >>> bool(lo <= res.tau2 <= hi)
         True
         """
-        from metaprop.heterogeneity import q_profile
-
         if self.method in ("FE", "GLMM") or self.k < 2:
             return Interval(np.nan, np.nan)
         lvl = self.level if level is None else val.check_level(level)
@@ -432,7 +487,7 @@ class MetaResult:
 
     # ------------------------------------------------------------------ plots
     def forest(self, ax=None, **kwargs):
-        """Forest plot (delegates to :func:`metaprop.plotting.forest_plot`); returns the axes.
+        """Forest plot (delegates to :func:`metaprop.forest_plot`); returns the axes.
 
         Examples
         --------
@@ -446,7 +501,7 @@ class MetaResult:
         return forest_plot(self, ax=ax, **kwargs)
 
     def funnel(self, ax=None, **kwargs):
-        """Funnel plot (delegates to :func:`metaprop.plotting.funnel_plot`); returns the axes.
+        """Funnel plot (delegates to :func:`metaprop.funnel_plot`); returns the axes.
 
         Examples
         --------

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import special, stats
 
-from metaprop._engine import fit_arrays
+from metaprop._engine import fit_arrays, fit_moderators
+from metaprop.effects import EffectSizes
 from metaprop.model import build_result
 
 __all__ = [
@@ -29,14 +30,12 @@ PREDICTORS = ("sei", "vi", "ni", "ninv", "sqrtni", "sqrtninv")
 _LIMIT_PREDICTORS = ("sei", "vi", "ninv", "sqrtninv")
 # predictors that are 0 for an infinitely large study: the intercept is the limit estimate
 
-_EPS = np.finfo(float).eps
-
 
 @dataclass(frozen=True)
 class EggerResult:
-    """Regression test for funnel-plot asymmetry.
+    """Regression test for funnel-plot asymmetry, as returned by :func:`egger_test`.
 
-    Attributes
+    Parameters
     ----------
     statistic : float
         z (or t) statistic of the predictor's coefficient.
@@ -54,6 +53,26 @@ class EggerResult:
         (weighted least squares, Egger et al. 1997).
     predictor : str
         The predictor used.
+
+    Notes
+    -----
+    ``statistic`` is :math:`\\hat\\beta_1/\\mathrm{SE}(\\hat\\beta_1)` in
+    :math:`y_i=\\beta_0+\\beta_1x_i+\\ldots`; a small ``pvalue`` says that smaller
+    studies report systematically different proportions (funnel-plot asymmetry), which
+    publication bias is only one explanation of.
+
+    References
+    ----------
+    Egger M, Davey Smith G, Schneider M, Minder C (1997). Bias in meta-analysis detected
+    by a simple, graphical test. BMJ 315:629-634. doi:10.1136/bmj.315.7109.629
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([4, 9, 12, 7, 30], [20, 30, 25, 22, 60], method="DL")
+    >>> eg = mp.egger_test(res, model="lm")
+    >>> eg.df, eg.predictor
+    (3, 'sei')
     """
 
     statistic: float
@@ -67,14 +86,32 @@ class EggerResult:
 
 @dataclass(frozen=True)
 class RankTestResult:
-    """Begg and Mazumdar's rank correlation test.
+    """Begg and Mazumdar's rank correlation test, as returned by :func:`begg_test`.
 
-    Attributes
+    Parameters
     ----------
     statistic : float
         Kendall's tau between standardised effects and their variances.
     pvalue : float
         Two-sided p-value (exact without ties, normal approximation with ties).
+
+    Notes
+    -----
+    Kendall's :math:`\\tau_b` between :math:`(y_i-\\hat\\theta)/\\sqrt{v^*_i}` and
+    :math:`v_i` (see :func:`begg_test`); it lies in [-1, 1].
+
+    References
+    ----------
+    Begg CB, Mazumdar M (1994). Operating characteristics of a rank correlation test for
+    publication bias. Biometrics 50:1088-1101. doi:10.2307/2533446
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([4, 9, 12, 7, 30], [20, 30, 25, 22, 60])
+    >>> rt = mp.begg_test(res)
+    >>> round(rt.statistic, 4), round(rt.pvalue, 4)
+    (-0.6, 0.2333)
     """
 
     statistic: float
@@ -83,9 +120,9 @@ class RankTestResult:
 
 @dataclass(frozen=True)
 class TrimFillResult:
-    """Trim-and-fill analysis.
+    """Trim-and-fill analysis, as returned by :func:`trim_and_fill`.
 
-    Attributes
+    Parameters
     ----------
     k0 : int
         Estimated number of missing studies.
@@ -95,6 +132,26 @@ class TrimFillResult:
         Effect sizes and variances of the imputed studies (empty when k0 = 0).
     result : MetaResult
         Model fitted to observed plus imputed studies (the original fit when k0 = 0).
+
+    Notes
+    -----
+    The imputed studies mirror the :math:`k_0` most extreme ones about the pooled
+    estimate, :math:`y^*_j=2\\hat\\mu-y_j`, with the same variances; ``result`` is a
+    sensitivity analysis, not a corrected estimate.
+
+    References
+    ----------
+    Duval S, Tweedie R (2000). Trim and fill: a simple funnel-plot-based method of
+    testing and adjusting for publication bias in meta-analysis. Biometrics 56:455-463.
+    doi:10.1111/j.0006-341X.2000.00455.x
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([4, 9, 12, 7, 30], [20, 30, 25, 22, 60])
+    >>> tf = mp.trim_and_fill(res)
+    >>> tf.k0 == len(tf.filled_yi), tf.result.k == res.k + tf.k0
+    (True, True)
     """
 
     k0: int
@@ -105,137 +162,22 @@ class TrimFillResult:
 
 
 # --------------------------------------------------------------------------------------
-# meta-regression with moderators (rma.uni with mods), used by Egger and trim-and-fill
-
-
-def _proj(w, x):
-    """P = W - W X (X'WX)^-1 X'W for diagonal weights ``w``."""
-    wx = x * w[:, None]
-    return np.diag(w) - wx @ np.linalg.solve(x.T @ wx, wx.T)
-
-
-def _q_of_tau2(y, v, x, tau2):
-    p = _proj(1.0 / (v + tau2), x)
-    return float(y @ p @ y)
-
-
-def _tau2_mods(y, v, x, method, tol, maxiter):
-    """tau^2 of a meta-regression ``y ~ X`` with metafor's estimators (rma.uni)."""
-    k, p = x.shape
-    if method == "FE":
-        return 0.0
-    yc = y - y.mean()  # metafor centres y; the estimators are invariant to it
-    if method in ("DL", "HS"):
-        w = 1.0 / v
-        pm = _proj(w, x)
-        rss = yc @ pm @ yc
-        if method == "DL":
-            # DerSimonian & Laird 1986, generalised to moderators: (Q_E - (k - p)) / tr(P)
-            return max(0.0, (rss - (k - p)) / np.trace(pm))
-        # Hunter & Schmidt 2004: (Q_E - k) / sum(w)
-        return max(0.0, (rss - k) / w.sum())
-    if method == "SJ":
-        # Sidik & Jonkman 2005: start at the mean squared deviation, one reweighting
-        tau0 = float(np.mean(yc * yc))
-        pm = _proj(1.0 / (v + tau0), x)
-        return max(0.0, tau0 * float(yc @ pm @ yc) / (k - p))
-    if method in ("PM", "EB"):
-        # Paule & Mandel 1982: Q_E(tau2) = k - p (the fixed point of metafor's EB scoring)
-        target = k - p
-        if _q_of_tau2(yc, v, x, 0.0) <= target:
-            return 0.0
-        hi = max(1.0, 10.0 * float(np.var(yc)))
-        while _q_of_tau2(yc, v, x, hi) > target:
-            hi *= 10.0
-        return optimize.brentq(
-            lambda t: _q_of_tau2(yc, v, x, t) - target, 0.0, hi, xtol=tol * 1e-2, rtol=4 * _EPS
-        )
-    # HE (also the starting value of ML / REML): Hedges 1983 with ordinary least squares
-    pols = np.eye(k) - x @ np.linalg.solve(x.T @ x, x.T)
-    tau2 = (yc @ pols @ yc - np.trace(pols * v[None, :])) / (k - p)
-    if method == "HE":
-        return max(0.0, tau2)
-    return _fisher_scoring(yc, v, x, max(0.0, tau2), method, tol, maxiter)
-
-
-def _fisher_scoring(y, v, x, tau2, method, tol, maxiter):
-    """ML / REML Fisher scoring with step halving, then metafor's ll0 check."""
-    k, p = x.shape
-    for _ in range(maxiter):
-        w = 1.0 / (v + tau2)
-        pm = _proj(w, x)
-        py = pm @ y
-        if method == "ML":
-            adj = (py @ py - w.sum()) / np.sum(w * w)  # Viechtbauer 2005, ML scoring step
-        else:
-            adj = (py @ py - np.trace(pm)) / np.sum(pm * pm)  # REML scoring step
-        while tau2 + adj < 0:
-            if tau2 == 0:
-                adj = 0.0
-                break
-            adj /= 2.0
-        tau2 += adj
-        if abs(adj) <= tol:
-            break
-    else:
-        raise ValueError(f"Fisher scoring for {method} did not converge in {maxiter} iterations")
-
-    def loglik(t):
-        w = 1.0 / (v + t)
-        xtwx = x.T @ (x * w[:, None])
-        b = np.linalg.solve(xtwx, x.T @ (w * y))
-        rss = np.sum(w * (y - x @ b) ** 2)
-        if method == "ML":
-            return -0.5 * k * np.log(2 * np.pi) - 0.5 * np.sum(np.log(v + t)) - 0.5 * rss
-        return (
-            -0.5 * (k - p) * np.log(2 * np.pi)
-            - 0.5 * np.sum(np.log(v + t))
-            - 0.5 * np.linalg.slogdet(xtwx)[1]
-            - 0.5 * rss
-        )
-
-    if loglik(0.0) - loglik(tau2) > tol and tau2 > tol:
-        return 0.0
-    return tau2
-
-
-def _metareg(y, v, x, method, test, *, tol=1e-10, maxiter=1000):
-    """Fit ``y ~ X`` as metafor's rma.uni(yi, vi, mods=X, intercept=FALSE).
-
-    Returns a dict with ``beta``, ``se``, ``stat``, ``pval`` (one entry per column of X),
-    ``df`` (None for z) and ``tau2``.
-    """
-    k, p = x.shape
-    tau2 = _tau2_mods(y, v, x, method, tol, maxiter)
-    w = 1.0 / (v + tau2)
-    xtwx = x.T @ (x * w[:, None])
-    vb = np.linalg.inv(xtwx)
-    beta = vb @ (x.T @ (w * y))
-    s2w = 1.0
-    df = None
-    if test in ("knha", "adhoc"):
-        # Knapp & Hartung 2003: scale Var(b) by the weighted residual variance, t(k - p)
-        rss = float(np.sum(w * (y - x @ beta) ** 2))
-        s2w = 0.0 if rss <= _EPS else rss / (k - p)
-        if test == "adhoc":
-            s2w = max(1.0, s2w)
-        df = k - p
-    se = np.sqrt(s2w * np.diag(vb))
-    stat = beta / se
-    if df is None:
-        pval = 2.0 * special.ndtr(-np.abs(stat))
-    else:
-        pval = 2.0 * special.stdtr(df, -np.abs(stat))
-    return {"beta": beta, "se": se, "stat": stat, "pval": pval, "df": df, "tau2": tau2}
-
-
-# --------------------------------------------------------------------------------------
 
 
 def _varies(col: np.ndarray) -> bool:
     """False when ``col`` is collinear with the intercept (R's ``lm`` QR check, tol 1e-7)."""
     resid = col - col.mean()
     return bool(np.linalg.norm(resid) > 1e-7 * np.linalg.norm(col))
+
+
+def _regress(res, col, method: str, test: str):
+    """Meta-regression of ``res.yi`` on an intercept and ``col`` (metafor rma.uni with mods)."""
+    y = np.asarray(res.yi, dtype=float)
+    x = np.column_stack([np.ones(y.shape[0]), col])
+    fit = fit_moderators(y, res.vi, x, method, test, res.level)
+    if not fit.converged:
+        raise ValueError(f"the {method} estimator of the meta-regression did not converge")
+    return fit
 
 
 def _not_glmm(res, what: str) -> None:
@@ -318,8 +260,7 @@ def egger_test(res, model: str = "rma", predictor: str = "sei") -> EggerResult:
         choices = ", ".join(PREDICTORS)
         raise ValueError(f"unknown predictor {predictor!r}; expected one of {choices}")
     _not_glmm(res, "Egger's regression test")
-    k = _need_three(res, "Egger's test")
-    y = np.asarray(res.yi, dtype=float)
+    _need_three(res, "Egger's test")
     v = np.asarray(res.vi, dtype=float)
     if predictor == "sei":
         col = np.sqrt(v)
@@ -330,30 +271,24 @@ def egger_test(res, model: str = "rma", predictor: str = "sei") -> EggerResult:
         col = {"ni": ni, "ninv": 1.0 / ni, "sqrtni": np.sqrt(ni), "sqrtninv": 1.0 / np.sqrt(ni)}[
             predictor
         ]
-    x = np.column_stack([np.ones(k), col])
     if not _varies(col):
         raise ValueError(
             f"the predictor {predictor!r} takes the same value in every study: the regression "
             "test cannot separate it from the intercept"
         )
     if model == "rma":
-        fit = _metareg(y, v, x, res.method, res.test)
-        beta, stat, pval, df = fit["beta"], fit["stat"][1], fit["pval"][1], fit["df"]
+        fit = _regress(res, col, res.method, res.test)
     else:
-        # Egger et al. 1997: weighted least squares (weights 1/vi), free residual variance
-        w = 1.0 / v
-        xtwx = x.T @ (x * w[:, None])
-        beta = np.linalg.solve(xtwx, x.T @ (w * y))
-        df = k - 2
-        sigma2 = np.sum(w * (y - x @ beta) ** 2) / df
-        se = np.sqrt(sigma2 * np.diag(np.linalg.inv(xtwx)))
-        stat = beta[1] / se[1]
-        pval = 2.0 * special.stdtr(df, -abs(stat))
+        # Egger et al. 1997: weighted least squares with weights 1/vi and a free residual
+        # variance, which is the FE meta-regression with the Knapp-Hartung scaling
+        # s^2 = sum w_i e_i^2 / (k - 2) of its covariance matrix and t(k - 2) tests
+        fit = _regress(res, col, "FE", "knha")
+    beta = fit.beta
     limit = float(beta[0]) if predictor in _LIMIT_PREDICTORS else None
     return EggerResult(
-        statistic=float(stat),
-        pvalue=float(pval),
-        df=None if df is None else int(df),
+        statistic=float(fit.stat[1]),
+        pvalue=float(fit.pval[1]),
+        df=fit.df,
         limit_estimate=limit,
         slope=float(beta[1]),
         model=model,
@@ -536,8 +471,7 @@ def trim_and_fill(res, estimator: str = "L0", side: str | None = None, *, maxite
                 "cannot choose the side: every study has the same standard error, so the "
                 "regression on the standard errors has no slope; pass side='left' or 'right'"
             )
-        x = np.column_stack([np.ones(k), np.sqrt(v0)])
-        slope = _metareg(y0, v0, x, res.method, "z")["beta"][1]
+        slope = _regress(res, np.sqrt(v0), res.method, "z").beta[1]
         side = "right" if slope < 0 else "left"
     sign = -1.0 if side == "right" else 1.0
     order = np.argsort(sign * y0, kind="stable")
@@ -598,18 +532,15 @@ def _refit(res, yi, vi, k0):
         hm = observed.size / np.sum(1.0 / observed)
         ni = np.concatenate([observed, np.full(k0, hm)])
     labels = tuple(res.labels) + tuple(f"Filled {i + 1}" for i in range(k0))
-    return build_result(
-        fa,
-        0,
+    es = EffectSizes(
         yi=yi,
         vi=vi,
-        labels=labels,
         events=None,
         totals=None,
         measure=res.measure,
-        transform=res.transform,
-        ni=ni,
-        method_requested=res.method_requested,
+        labels=labels,
         add=res.add,
         to=res.to,
+        transform=res.transform,
     )
+    return build_result(fa, 0, es, ni=ni, method_requested=res.method_requested)

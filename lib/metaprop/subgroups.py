@@ -10,7 +10,7 @@ from scipy import special
 
 from metaprop import _validation as val
 from metaprop._engine import fit_arrays, fit_moderators
-from metaprop.effects import _DEFAULT_ADD, _counts_to_effects, _resolve_counts
+from metaprop.effects import EffectSizes, escalc
 from metaprop.model import _check_finite_effects, build_result
 from metaprop.results import MetaResult
 
@@ -18,7 +18,37 @@ __all__ = ["ModeratorTest", "SubgroupResult", "TestResult", "subgroup_analysis"]
 
 
 class TestResult(NamedTuple):
-    """A chi-squared test: ``statistic``, ``df``, ``pvalue``."""
+    """A chi-squared test (``SubgroupResult.q_between``); unpacks as a triple.
+
+    Parameters
+    ----------
+    statistic : float
+        The chi-squared statistic.
+    df : int
+        Its degrees of freedom.
+    pvalue : float
+        Upper-tail p-value of the chi-squared distribution on ``df`` degrees of freedom.
+
+    Notes
+    -----
+    For subgroups, :math:`Q_B=\\sum_g w_g(\\hat\\mu_g-\\bar\\mu)^2` with
+    :math:`w_g=1/\\mathrm{SE}(\\hat\\mu_g)^2`,
+    :math:`\\bar\\mu=\\sum_g w_g\\hat\\mu_g/\\sum_g w_g` and G - 1 df (Borenstein &
+    Higgins 2013).
+
+    References
+    ----------
+    Borenstein M, Higgins JPT (2013). Meta-analysis and subgroups. Prev Sci 14:134-143.
+    doi:10.1007/s11121-013-0377-7
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> sg = mp.subgroup_analysis([4, 6, 10, 12], [20, 22, 25, 24], ["a", "a", "b", "b"])
+    >>> statistic, df, pvalue = sg.q_between
+    >>> df, bool(0 <= pvalue <= 1)
+    (1, True)
+    """
 
     statistic: float
     df: int
@@ -28,9 +58,38 @@ class TestResult(NamedTuple):
 class ModeratorTest(NamedTuple):
     """Omnibus moderator test of ``rma(yi, vi, mods = ~ group)`` (metafor ``QM``).
 
-    ``df`` is the numerator df (number of contrasts); ``df_denominator`` is k - p for the
-    F test of knha/adhoc and None for the chi-squared test of z. ``tau2`` is the residual
-    between-study variance of the meta-regression.
+    Parameters
+    ----------
+    statistic : float
+        :math:`Q_M` (z test) or :math:`Q_M/m` (F test of knha/adhoc).
+    df : int
+        Numerator degrees of freedom m (number of group contrasts, G - 1).
+    pvalue : float
+        Upper-tail p-value of :math:`\\chi^2_m` (z) or :math:`F(m, k-p)` (knha/adhoc).
+    tau2 : float
+        Residual between-study variance of the meta-regression (one for all groups).
+    df_denominator : int or None
+        k - p for the F test; None for the chi-squared test.
+
+    Notes
+    -----
+    :math:`Q_M=\\hat\\beta_{[2:p]}^\\top V_{[2:p]}^{-1}\\hat\\beta_{[2:p]}` over the
+    group contrasts of the mixed-effects meta-regression (Viechtbauer et al. 2015).
+    Unlike ``q_between`` it pools one :math:`\\tau^2` across groups.
+
+    References
+    ----------
+    Viechtbauer W, Lopez-Lopez JA, Sanchez-Meca J, Marin-Martinez F (2015). A comparison
+    of procedures to test for moderators in mixed-effects meta-regression models.
+    Psychol Methods 20:360-374. doi:10.1037/met0000023
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> sg = mp.subgroup_analysis([4, 6, 10, 12], [20, 22, 25, 24], ["a", "a", "b", "b"],
+    ...                           test="knha")
+    >>> sg.moderator.df, sg.moderator.df_denominator
+    (1, 2)
     """
 
     statistic: float
@@ -44,14 +103,18 @@ class ModeratorTest(NamedTuple):
 class SubgroupResult:
     """Subgroup analysis: per-level fits and the two tests of a difference.
 
-    Attributes
+    Returned by :func:`subgroup_analysis`; the fields are the constructor's parameters
+    and read-only attributes.
+
+    Parameters
     ----------
     results : dict of str to MetaResult
         One fit per level (levels sorted as R sorts factor levels); a one-study level is a
         fixed-effect fit.
     q_between : TestResult
         Fixed-effect Q test across the subgroup estimates
-        (:math:`\\sum_g w_g(\\hat\\mu_g-\\bar\\mu)^2`, :math:`w_g=1/\\mathrm{SE}_g^2`, df = G - 1).
+        (:math:`\\sum_g w_g(\\hat\\mu_g-\\bar\\mu)^2`, :math:`w_g=1/\\mathrm{SE}_g^2`,
+        df = G - 1).
     moderator : ModeratorTest
         Mixed-effects meta-regression on the group indicator, tau^2 by the same method
         (one tau^2 shared by all groups).
@@ -59,6 +122,25 @@ class SubgroupResult:
         The group of each study, in input order.
     overall : MetaResult
         All studies pooled (same options).
+
+    Notes
+    -----
+    Each level has its own :math:`\\hat\\tau^2` in ``results`` and ``q_between`` (each
+    level is pooled on its own); ``moderator`` assumes a common
+    :math:`\\tau^2` (metafor's meta-regression). The two can disagree when the levels
+    differ in heterogeneity.
+
+    References
+    ----------
+    Borenstein M, Higgins JPT (2013). Meta-analysis and subgroups. Prev Sci 14:134-143.
+    doi:10.1007/s11121-013-0377-7
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> sg = mp.subgroup_analysis([4, 6, 10, 12], [20, 22, 25, 24], ["a", "a", "b", "b"])
+    >>> {g: r.k for g, r in sg.results.items()}, sg.overall.k
+    ({'a': 2, 'b': 2}, 4)
     """
 
     results: dict[str, MetaResult]
@@ -102,7 +184,7 @@ class SubgroupResult:
         return pd.DataFrame(rows)
 
     def forest(self, ax=None, **kwargs):
-        """Subgroup forest plot (delegates to :func:`metaprop.plotting.subgroup_forest_plot`).
+        """Subgroup forest plot (delegates to :func:`metaprop.subgroup_forest_plot`).
 
         Examples
         --------
@@ -169,7 +251,7 @@ def subgroup_analysis(
     :math:`Q_B=\\sum_g w_g(\\hat\\mu_g-\\hat\\mu_w)^2\\sim\\chi^2_{G-1}` with
     :math:`w_g=1/\\mathrm{SE}(\\hat\\mu_g)^2`; the moderator test is metafor's
     :math:`Q_M` of ``rma(yi, vi, mods = ~ group, method)``
-    (:func:`metaprop._engine.fit_moderators`).
+    (``metaprop._engine.fit_moderators``).
 
     References
     ----------
@@ -191,11 +273,18 @@ def subgroup_analysis(
         groups = g if g is not None else groups if groups is not None else ni
         if ni is not None and g is not None:
             raise ValueError("with a MetaResult, give only the groups")
-        yi, vi, labs = base.yi, base.vi, base.labels
-        ev, n = base.events, base.totals
-        measure, transform, ni_arr = base.measure, base.transform, base.ni
-        method = base.method_requested
-        test, level, add_used, to = base.test, base.level, base.add, base.to
+        es = EffectSizes(
+            yi=base.yi,
+            vi=base.vi,
+            events=base.events,
+            totals=base.totals,
+            measure=base.measure,
+            labels=base.labels,
+            add=base.add,
+            to=base.to,
+            transform=base.transform,
+        )
+        ni_arr, method, test, level = base.ni, base.method_requested, base.test, base.level
     else:
         if val.is_frame(xi) and isinstance(groups, str):
             groups = val.frame_columns(xi, groups=groups)["groups"]
@@ -205,18 +294,16 @@ def subgroup_analysis(
             if groups is not None:
                 raise ValueError("groups given twice (positionally and as groups=)")
             groups = g
-        measure = val.check_choice(measure, val.MEASURES, "measure")
-        to = val.check_choice(to, val.TO_OPTIONS, "to")
         level = val.check_level(level)
         test = val.check_choice(test, val.TESTS, "test")
-        events, totals, labels = _resolve_counts(xi, ni, events, totals, data, labels)
-        ev, n, labs = val.check_counts(events, totals, labels)
-        add_used = _DEFAULT_ADD[measure] if add is None else float(add)
-        yi, vi = _counts_to_effects(ev, n, measure, add_used, to)
-        _check_finite_effects(yi, vi, ev, n, labs, measure)
-        transform, ni_arr = measure, n.astype(float)
+        es = escalc(
+            xi, ni, measure, events=events, totals=totals, data=data, labels=labels, add=add, to=to
+        )
+        _check_finite_effects(es)
+        ni_arr = es.totals.astype(float)
     method_c = val.canonical_method(method)
-    group_of = _check_groups(groups, labs)
+    yi, vi = es.yi, es.vi
+    group_of = _check_groups(groups, es.labels)
     levels = sorted(set(group_of))
     if len(levels) < 2:
         raise ValueError(f"subgroup analysis needs at least two groups, got {levels}")
@@ -233,17 +320,9 @@ def subgroup_analysis(
         return build_result(
             fa,
             row,
-            yi=yi,
-            vi=vi,
-            labels=labs,
-            events=ev,
-            totals=n,
-            measure=measure,
-            transform=transform,
+            es,
             ni=ni_arr,
             method_requested=method if method_shown is None else method_shown,
-            add=add_used,
-            to=to,
             mask=mask,
             method=method_shown,
         )

@@ -11,6 +11,28 @@ Typical chapter cells::
     fits = analysis.by_population(df, plan)            # one PooledFit per population
     analysis.results_table(fits)                       # what the Results section shows
     analysis.sensitivity_table(df, plan)               # every model of the plan, per population
+
+References
+----------
+Stijnen T, Hamza TH, Ozdemir P. Random effects meta-analysis of event outcome in the
+framework of the generalized linear mixed model with applications in sparse data. Stat Med
+2010;29:3046-67. doi:10.1002/sim.4040
+IntHout J, Ioannidis JPA, Borm GF. The Hartung-Knapp-Sidik-Jonkman method for random
+effects meta-analysis is straightforward and considerably outperforms the standard
+DerSimonian-Laird method. BMC Med Res Methodol 2014;14:25. doi:10.1186/1471-2288-14-25
+Partlett C, Riley RD. Random effects meta-analysis: coverage performance of 95% confidence
+and prediction intervals following REML estimation. Stat Med 2017;36:301-17.
+doi:10.1002/sim.7140
+Viechtbauer W. Confidence intervals for the amount of heterogeneity in meta-analysis. Stat
+Med 2007;26:37-52. doi:10.1002/sim.2514
+Combescure C, Foucher Y, Jackson D. Meta-analysis of single-arm survival studies: a
+distribution-free approach for estimating survival curves with their confidence intervals.
+Stat Med 2014;33:2521-37. doi:10.1002/sim.6111
+Hunter JP, Saratzis A, Sutton AJ, et al. In meta-analyses of proportion studies, funnel
+plots were found to be an inaccurate method of assessing publication bias. J Clin Epidemiol
+2014;67:897-903. doi:10.1016/j.jclinepi.2014.03.003
+Clopper CJ, Pearson ES. The use of confidence or fiducial limits illustrated in the case of
+the binomial. Biometrika 1934;26:404-13. doi:10.1093/biomet/26.4.404
 """
 
 from __future__ import annotations
@@ -238,7 +260,7 @@ def _glmm_identified(rows: pd.DataFrame, plan: Plan) -> bool:
 
 
 def single_study_summary(rows: pd.DataFrame, plan: Plan, outcome: str = "") -> pd.DataFrame:
-    """The single study's proportion with its exact (Clopper-Pearson) CI, and why.
+    """Each study's proportion with its exact (Clopper-Pearson) CI, and why nothing is pooled.
 
     Returns an empty frame (with the same columns) when there is no study.
     """
@@ -250,8 +272,9 @@ def single_study_summary(rows: pd.DataFrame, plan: Plan, outcome: str = "") -> p
     low, high = mp.study_ci(
         events, totals, method=plan["few_studies"]["single_study_ci"], level=plan.level
     )
+    what = "one study" if len(rows) == 1 else f"{len(rows)} studies"
     reason = (
-        f"one study{' of ' + outcome if outcome else ''}: no pooled estimate; the "
+        f"{what}{' of ' + outcome if outcome else ''}: no pooled estimate; the "
         "study's own proportion with its exact confidence interval"
     )
     return pd.DataFrame(
@@ -295,12 +318,17 @@ def primary_fit(
     outcome = outcome or _outcome_of(df)
     population = population or plan.comparison["key"]
     rows, dropped = select_rows(df, plan) if select else (df, df.iloc[0:0])
-    if len(rows) < plan["few_studies"]["min_k_pooled"]:
-        note = (
-            "no study reports this outcome"
-            if rows.empty
-            else ("one study: no pooled estimate; its exact confidence interval is shown")
-        )
+    min_k = plan["few_studies"]["min_k_pooled"]
+    if len(rows) < min_k:
+        if rows.empty:
+            note = "no study reports this outcome"
+        elif len(rows) == 1:
+            note = "one study: no pooled estimate; its exact confidence interval is shown"
+        else:
+            note = (
+                f"{len(rows)} studies, fewer than {min_k}: no pooled estimate; each "
+                "study's exact confidence interval is shown"
+            )
         return PooledFit(
             outcome,
             population,

@@ -185,6 +185,24 @@ def glue_values(prefix: str, values: Mapping[str, object]) -> None:
         glue_text(f"{prefix}_{key}", value)
 
 
+RESULT_KEYS = (
+    "estimate",
+    "ci",
+    "pi",
+    "tau2",
+    "tau2_ci",
+    "i2",
+    "i2_ci",
+    "q",
+    "q_df",
+    "q_p",
+    "k",
+    "n",
+    "level",
+    "model",
+)
+
+
 def result_values(res) -> dict[str, str]:
     """The numbers of a ``metaprop.MetaResult``, formatted as the prose shows them.
 
@@ -214,12 +232,31 @@ def result_values(res) -> dict[str, str]:
     return values
 
 
-def glue_result(prefix: str, res) -> None:
+def glue_result(prefix: str, res, rows: pd.DataFrame | None = None) -> None:
     """Publish a MetaResult's numbers as ``<prefix>_estimate``, ``<prefix>_ci`` ...
 
-    See :func:`result_values` for the names.
+    See :func:`result_values` for the names. With ``res`` None (too few studies to pool)
+    every value reads "not estimable", except ``k`` and ``n``, counted from ``rows``.
     """
-    glue_values(prefix, result_values(res))
+    if res is not None:
+        glue_values(prefix, result_values(res))
+        return
+    values = dict.fromkeys(RESULT_KEYS, "not estimable")
+    if rows is not None:
+        values["k"] = fmt_int(len(rows))
+        values["n"] = fmt_int(rows["total"].sum()) if len(rows) else "0"
+    glue_values(prefix, values)
+
+
+def pooling_note(k: int, min_k: int) -> str:
+    """Whether the studies are pooled, and why not when they are too few."""
+    if k >= min_k:
+        return f"All {k} studies enter the pooled estimate."
+    return (
+        f"With {k} {'study' if k == 1 else 'studies'}, nothing is pooled: the analysis plan "
+        f"pools from {min_k} studies. A single study's own proportion and its exact "
+        "confidence interval are in the table above."
+    )
 
 
 def download(df: pd.DataFrame, name: str, index=False) -> None:
@@ -263,13 +300,30 @@ def table(
     display(Markdown(_links(stem, ("csv",))))
 
 
+POOLED_COLUMNS = (
+    "subgroup_by",
+    "subgroup",
+    "k",
+    "n",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "tau2",
+    "i2",
+    "q",
+    "q_pvalue",
+)
+
+
 def pooled_frame(res, by: Mapping | None = None) -> pd.DataFrame:
     """One row per pooled result: the overall fit, then each level of each subgroup fit.
 
     Parameters
     ----------
-    res : metaprop.MetaResult
-        The overall fit.
+    res : metaprop.MetaResult or None
+        The overall fit (None: too few studies, an empty table).
     by : mapping of str to metaprop.SubgroupResult, optional
         Subgroup fits by variable name.
 
@@ -279,6 +333,8 @@ def pooled_frame(res, by: Mapping | None = None) -> pd.DataFrame:
         Columns subgroup_by, subgroup, k, n, estimate, ci_low, ci_high, pi_low, pi_high,
         tau2, i2 (percent), q, q_pvalue; proportions on the 0-1 scale.
     """
+    if res is None:  # too few studies to pool
+        return pd.DataFrame(columns=POOLED_COLUMNS)
     fits = [("all", "all", res)]
     for variable, sub in (by or {}).items():
         fits += [(variable, str(level), fit) for level, fit in sub.results.items()]
@@ -300,7 +356,8 @@ def pooled_frame(res, by: Mapping | None = None) -> pd.DataFrame:
                 "q_pvalue": fit.q_pvalue,
             }
             for variable, level, fit in fits
-        ]
+        ],
+        columns=list(POOLED_COLUMNS),
     )
 
 

@@ -2,13 +2,15 @@
 
 ``python -m review build`` (also ``make book``) does, in order:
 
-1. validate ``data/`` (``review.validate``); stop on any error;
+1. validate ``data/`` (``review.validate``; skipped when the same data were validated by
+   the same code before); stop on any error;
 2. read the parameter sets (``chapters/_params.yml``) and expand ``_toc.yml``;
 3. for each page, compute its cache key (chapter source, ``lib/``, the data it reads, its
    parameters, installed packages) and reuse the cached execution or run the chapter with
    papermill, in parallel;
-4. assemble the executed pages in a fresh source folder and render them with Jupyter Book,
-   strictly (warnings are errors, references checked);
+4. unless the published site already shows exactly these pages, assemble the executed
+   pages in a fresh source folder and render them with Jupyter Book, strictly (warnings
+   are errors, references checked);
 5. point ``<build>/html`` at the new site in one atomic step.
 
 Any failure (invalid data, a notebook that raises, a Sphinx warning, an interruption)
@@ -18,7 +20,9 @@ and where. Nothing under the data folder is written.
 
 from __future__ import annotations
 
+import csv
 import fcntl
+import hashlib
 import html
 import json
 import multiprocessing
@@ -33,14 +37,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import yaml
 
 from review import cache as cache_mod
 from review import params as params_mod
 from review import release, site
-from review.execute import NOTEBOOK, PageFailed, execute_page
 
+OUTCOME_TABLE = "outcomes.csv"
 # Book files copied next to the executed pages (the toc is generated, not copied).
 BOOK_FILES = ("references.bib",)
 BOOK_DIRS = ("_static", "_templates")
@@ -77,48 +80,62 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
-def validate_data(data_dir: Path) -> None:
-    """Run the data checks; raise BuildError naming the folder when they fail."""
-    from review import validate
+def validate_data(data_dir: Path, record: Path | None = None, fingerprint: str = "") -> None:
+    """Check the data; raise BuildError naming the folder when they fail.
 
+    With ``record``, a successful check is remembered under ``fingerprint`` (the hash of
+    the data, of ``lib/`` and of the installed packages): the same data checked by the same
+    code need not be checked again.
+    """
     if not data_dir.is_dir():
         raise BuildError(f"data folder {data_dir} does not exist")
-    status = validate.main([str(data_dir)])
-    if status:
+    if record is not None and record.is_file() and record.read_text() == fingerprint:
+        _say(f"Data unchanged since they were last validated ({fingerprint[:12]})")
+        return
+    from review import validate  # pandera: only when there is something to check
+
+    _say(f"Validating {data_dir}")
+    if validate.main([str(data_dir)]):
         raise BuildError(f"data in {data_dir} failed validation (errors listed above)")
+    if record is not None:
+        record.write_text(fingerprint)
 
 
-def _outcome_rows_hash(code: str, data_dir: Path) -> str:
-    from review import data
+def outcome_row_hashes(data_dir: Path) -> dict[str, str]:
+    """Hash of what each outcome's pages read: its rows of ``outcomes.csv``, and the rest.
 
-    rows = data.outcome(code, data_dir=data_dir)
-    return cache_mod.sha256_bytes(rows.to_csv(index=False).encode())
+    ``data.outcome(code)`` joins the outcome's rows with the study attributes and quality
+    totals, so every other file of the data folder counts whole: a change there
+    re-executes every outcome page, a change to one outcome's rows only that outcome's.
+    Read with the csv module, not pandas: this runs on every build, even one that finds
+    nothing to do.
+    """
+    files = cache_mod.list_files(data_dir, exclude=(release.RELEASES,))
+    rest = cache_mod.hash_files(data_dir, [p for p in files if p.name != OUTCOME_TABLE])
+    digests = {}
+    with open(data_dir / OUTCOME_TABLE, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        column = header.index("outcome")
+        for row in reader:
+            if row[column] not in digests:
+                digests[row[column]] = hashlib.sha256((rest + json.dumps(header)).encode())
+            digests[row[column]].update(json.dumps(row).encode())
+    return {code: digest.hexdigest() for code, digest in digests.items()}
 
 
-def page_keys(opts: Options, pages: list[params_mod.Page]) -> dict[str, str]:
-    """Cache key of every page (by ``Page.name``), from what each page declares it reads."""
-    common = {
-        "lib": cache_mod.hash_tree(LIB, "*.py"),
-        "environment": cache_mod.environment_fingerprint(),
+def page_keys(
+    opts: Options, pages: list[params_mod.Page], common: dict[str, str]
+) -> dict[str, str]:
+    """Cache key of every page (by ``Page.name``), from what each page declares it reads.
+
+    ``common`` holds the parts every key shares (hashes of ``lib/`` and of the environment).
+    """
+    reads: dict[str, str] = {
+        "data": release.data_hash(opts.data_dir, short=False),
+        "releases": cache_mod.hash_tree(opts.data_dir / release.RELEASES),
     }
-    read_hashes: dict[str, str] = {}
-
-    def read_hash(token: str, page: params_mod.Page) -> str:
-        if token == "outcome":
-            label = f"outcome:{page.parameters['outcome']}"
-        else:
-            label = token
-        if label not in read_hashes:
-            if token == "outcome":
-                read_hashes[label] = _outcome_rows_hash(page.parameters["outcome"], opts.data_dir)
-            elif token == "data":
-                read_hashes[label] = release.data_hash(opts.data_dir, short=False)
-            elif token == "releases":
-                read_hashes[label] = cache_mod.hash_tree(opts.data_dir / release.RELEASES)
-            else:
-                read_hashes[label] = cache_mod.sha256_file(opts.root / token)
-        return read_hashes[label]
-
+    by_outcome: dict[str, str] | None = None
     keys = {}
     for page in pages:
         parts = {
@@ -129,7 +146,15 @@ def page_keys(opts: Options, pages: list[params_mod.Page]) -> dict[str, str]:
             ),
         }
         for token in page.reads:
-            parts[f"reads:{token}"] = read_hash(token, page)
+            if token == "outcome":
+                if by_outcome is None:
+                    by_outcome = outcome_row_hashes(opts.data_dir)
+                # an outcome with no rows yet still gets a key (its page shows no study)
+                parts["reads:outcome"] = by_outcome.get(page.parameters["outcome"], "no rows")
+            elif token in reads:
+                parts[f"reads:{token}"] = reads[token]
+            else:
+                parts[f"reads:{token}"] = cache_mod.sha256_file(opts.root / token)
         keys[page.name] = cache_mod.make_key(parts)
     return keys
 
@@ -141,6 +166,8 @@ def _run_pages(
     failures = []
     if not todo:
         return failures
+    from review.execute import PageFailed, execute_page  # papermill & co. only when needed
+
     workers = max(1, min(opts.jobs, len(todo)))
     # spawn: a clean interpreter per worker, no state copied from this process
     ctx = multiprocessing.get_context("spawn")
@@ -229,7 +256,7 @@ def assemble(
         _copy_tree(entries[page.name], target)
         (target / cache_mod.MANIFEST).unlink()
         if "status" in page.render:
-            _fill_status(target / NOTEBOOK, status)
+            _fill_status(target / params_mod.NOTEBOOK, status)
 
 
 def _fill_status(notebook: Path, status: dict) -> None:
@@ -238,6 +265,8 @@ def _fill_status(notebook: Path, status: dict) -> None:
     The values are escaped for Markdown (a backslash before each punctuation mark), so
     whatever they hold is shown as written.
     """
+    import nbformat
+
     nb = nbformat.read(notebook, as_version=4)
     subs = nb.metadata.setdefault("myst", {}).setdefault("substitutions", {})
     for name, value in status.items():
@@ -286,12 +315,20 @@ def run(opts: Options) -> None:
 def _run_locked(opts: Options) -> None:
     t0 = time.perf_counter()
     out = opts.out
-    _say(f"Validating {opts.data_dir}")
-    validate_data(opts.data_dir)
+    common = {
+        "lib": cache_mod.hash_tree(LIB, "*.py"),
+        "environment": cache_mod.environment_fingerprint(),
+    }
+    fingerprint = cache_mod.make_key(
+        {**common, "data": release.data_hash(opts.data_dir, short=False)}
+        if opts.data_dir.is_dir()
+        else common
+    )
+    validate_data(opts.data_dir, out / ".validated", fingerprint)
 
     pages = params_mod.load_pages(opts.root)
     toc = params_mod.expand_toc(opts.root, pages)
-    keys = page_keys(opts, pages)
+    keys = page_keys(opts, pages, common)
     status = release.status(opts.data_dir)
     _say(f"Book: {len(pages)} pages; version {status['version']}, data hash {status['data_hash']}")
 
@@ -356,7 +393,8 @@ def _run_locked(opts: Options) -> None:
     _say(f"Site published: {out / 'html'} ({time.perf_counter() - t0:.1f} s in all)")
 
 
-def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
+def _terminate(_signum, _frame):
+    """SIGTERM (a CI runner cancelling the job) stops the build as Ctrl-C does."""
     raise KeyboardInterrupt
 
 

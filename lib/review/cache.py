@@ -48,14 +48,14 @@ def hash_files(root: Path, paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def hash_tree(root: Path, pattern: str = "*", exclude: tuple[str, ...] = ()) -> str:
-    """Hash of every file under ``root`` matching ``pattern``, skipping top-level ``exclude``.
+def list_files(root: Path, pattern: str = "*", exclude: tuple[str, ...] = ()) -> list[Path]:
+    """Files under ``root`` matching ``pattern``, skipping top-level ``exclude`` names.
 
     Caches (``__pycache__``) and hidden files are skipped: they do not change what runs.
     """
     if not root.exists():
-        return sha256_bytes(b"absent")
-    paths = [
+        return []
+    return [
         p
         for p in root.rglob(pattern)
         if p.is_file()
@@ -63,7 +63,13 @@ def hash_tree(root: Path, pattern: str = "*", exclude: tuple[str, ...] = ()) -> 
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
         and p.relative_to(root).parts[0] not in exclude
     ]
-    return hash_files(root, paths)
+
+
+def hash_tree(root: Path, pattern: str = "*", exclude: tuple[str, ...] = ()) -> str:
+    """Hash of every file :func:`list_files` lists (a fixed value for a missing folder)."""
+    if not root.exists():
+        return sha256_bytes(b"absent")
+    return hash_files(root, list_files(root, pattern, exclude))
 
 
 def environment_fingerprint() -> str:

@@ -16,9 +16,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 
-from review.params import Page
+from review.params import NOTEBOOK, Page
 
-NOTEBOOK = "index.ipynb"
 KERNEL = "python3"
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -97,6 +97,7 @@ class EvidenceProfile:
     mixed_population: bool
     small_study_pvalue: float | None = None
     retrospective_share: float = 0.0
+    small_study_unavailable: str = ""
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,13 @@ def rate_publication_bias(profile: EvidenceProfile, plan: Plan) -> DomainRating:
             f"not assessed: {profile.k} studies (a test needs at least {min_k})",
             assessed=False,
         )
+    if profile.small_study_pvalue is None and profile.small_study_unavailable:
+        return DomainRating(
+            "publication_bias",
+            0,
+            f"not assessed: {profile.small_study_unavailable}",
+            assessed=False,
+        )
     if profile.small_study_pvalue is None:
         raise ValueError(
             f"{profile.outcome}/{profile.population}: k = {profile.k} >= {min_k} "
@@ -398,7 +406,8 @@ def evidence_profile(
         The rows of the fit, with the plan's columns for totals, source tier, MINORS,
         Jadad, cohort and disease status.
     fit : metaprop.MetaResult
-        The fitted model (its ``estimate``, ``ci``, ``pi`` and ``k`` are used).
+        The fitted model (its ``estimate``, ``ci``, ``k`` and, with enough studies,
+        ``prediction_interval(dist=...)`` with the plan's distribution are used).
     outcome, population : str
         Outcome code and population key of the plan.
     plan : Plan
@@ -429,8 +438,11 @@ def evidence_profile(
     duplicate = cohort.duplicated(keep=False) & ~((totals == largest) & (rank == 1))
     retrospective = df[plan.col("design")].isin(rules["retrospective_designs"])
     mixed = df[plan.col("disease_status")].nunique() > 1
-    min_k_pi = plan["heterogeneity"]["prediction_interval"]["min_k"]
-    pi = tuple(fit.pi) if fit.k >= min_k_pi else None
+    pi_rules = plan["heterogeneity"]["prediction_interval"]
+    pi = None
+    if fit.k >= pi_rules["min_k"]:
+        # the plan's prediction interval (t with k-1 df), not the fit's default
+        pi = tuple(float(x) for x in fit.prediction_interval(dist=pi_rules["dist"]))
     return EvidenceProfile(
         outcome=outcome,
         population=population,
@@ -490,12 +502,12 @@ def summary_row(fit, plan: Plan) -> dict:
             "statement": f"No study reported {record['outcome_name']} in {pop['phrase']}.",
         }
     het = analysis.heterogeneity(fit, plan)
-    pvalue = None
-    if (
-        fit.k >= plan["small_study_effects"]["min_k"]
-        and fit.outcome not in plan["survival"]["outcomes"]
-    ):
-        pvalue = analysis.small_study_effects(fit, plan)["sample_size_test"].pvalue
+    pvalue, unavailable = None, ""
+    if fit.k >= plan["small_study_effects"]["min_k"]:
+        if fit.outcome in plan["survival"]["outcomes"]:
+            unavailable = "no sample-size test for landmarks pooled from reported estimates"
+        else:
+            pvalue = analysis.small_study_effects(fit, plan)["sample_size_test"].pvalue
     estimates = None
     if fit.outcome in plan["survival"]["outcomes"]:
         estimates = fit.rows[plan.col("estimate")].astype(float).tolist()
@@ -508,6 +520,7 @@ def summary_row(fit, plan: Plan) -> dict:
         small_study_pvalue=pvalue,
         study_estimates=estimates,
     )
+    profile = replace(profile, small_study_unavailable=unavailable)
     cert = assess(profile, plan)
     return record | {
         "estimate": profile.estimate,

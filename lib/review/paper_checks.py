@@ -8,6 +8,17 @@ Reproduction chapter lists every finding.
 
 Percent values are rounded in the paper to one decimal; every comparison allows for that
 rounding (``ROUNDING``) so that a finding is never an artefact of it.
+
+References
+----------
+Higgins JPT, Thompson SG. Quantifying heterogeneity in a meta-analysis. Stat Med
+2002;21:1539-58. doi:10.1002/sim.1186
+Schwarzer G, Chemaitelly H, Abu-Raddad LJ, Rucker G. Seriously misleading results using
+inverse of Freeman-Tukey double arcsine transformation in meta-analysis of single
+proportions. Res Synth Methods 2019;10:476-83. doi:10.1002/jrsm.1348
+Lao C, Wen J, Wen Y. Efficacy and safety of inotuzumab ozogamicin and its combination
+therapies in acute lymphoblastic leukemia: a systematic review and meta-analysis. Front
+Oncol 2025. doi:10.3389/fonc.2025.1613777
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ READ_TOKENS = ("outcome", "data", "releases")
 # MyST substitutions ``{{ status_version }}``, ``{{ status_data_date }}``, ... so that a page
 # showing the version need not run again each time the data change.
 RENDER_TOKENS = ("status",)
+# Each executed page is the notebook `index.ipynb` in its own folder, with the files it wrote.
+NOTEBOOK = "index.ipynb"
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -75,9 +77,10 @@ class Page:
     @property
     def docname(self) -> str:
         """Sphinx document name of the executed page (its own folder, for its files)."""
+        stem = Path(NOTEBOOK).stem
         if self.set_id is None:
-            return f"chapters/{self.chapter}/index"
-        return f"chapters/{self.chapter}/{self.set_id}/index"
+            return f"chapters/{self.chapter}/{stem}"
+        return f"chapters/{self.chapter}/{self.set_id}/{stem}"
 
     @property
     def name(self) -> str:

@@ -216,7 +216,6 @@ def _validate(raw: Mapping) -> None:
     sse = raw["small_study_effects"]
     _check_refs(sse, "small_study_effects")
     _get(sse, "min_k", "small_study_effects", int)
-    _check_proportion(_get(sse, "alpha", "small_study_effects"), "small_study_effects.alpha")
     test = _get(sse, "primary_test", "small_study_effects", Mapping)
     _get(test, "predictor", "small_study_effects.primary_test", str)
 
@@ -287,6 +286,9 @@ def _validate(raw: Mapping) -> None:
     for i, spec in enumerate(_get(multiverse, "models", "multiverse", list)):
         _check_model(spec, f"multiverse.models[{i}]")
 
+    for i, entry in enumerate(raw.get("amendments") or []):
+        for field in ("when", "what"):
+            _get(entry, field, f"amendments[{i}]", str)
     for i, entry in enumerate(_get(raw, "paper_comparison", "", list)):
         for field in ("topic", "paper", "ours", "difference"):
             _get(entry, field, f"paper_comparison[{i}]", str)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["STEPS", "Flow", "flows", "flow_table", "flow_diagram"]
+__all__ = ["STEPS", "Flow", "count_text", "flows", "flow_table", "flow_diagram"]
 
 # The boxes of the diagram, in order, with the wording of the PRISMA 2020 template.
 STEPS = {
@@ -54,6 +54,7 @@ STEPS = {
     "studies_total": "Total studies included in the review",
 }
 _SCREENED_ON_ABSTRACT = ("abstract", "other")
+_MAIN, _SIDE, _PHASE = "#E8F1F8", "#F4F4F4", "#0072B2"  # fills (pale blue, grey), Okabe-Ito blue
 # Boxes only the diagram of an update has (a first review has no previous version).
 _UPDATE_ONLY = ("reports_awaiting", "reports_included", "studies_previous", "studies_total")
 
@@ -217,6 +218,11 @@ def flow_table(flow_list: list[Flow]) -> pd.DataFrame:
     return frame
 
 
+def count_text(value) -> str:
+    """A count as the book prints it: ``2,503``, or ``unknown`` for None."""
+    return "unknown" if value is None else f"{value:,}"
+
+
 def _n(value) -> str:
     # no-break spaces keep "(n = 2,503)" on one line when the box text is wrapped
     return "n\u00a0unknown" if value is None else f"n\u00a0=\u00a0{value:,}"
@@ -227,8 +233,13 @@ def _box(ax, x, y, w, h, lines, *, fill="#FFFFFF", wrap=34, fontsize=9.5):
 
     ax.add_patch(
         FancyBboxPatch(
-            (x, y - h), w, h, boxstyle="round,pad=0,rounding_size=0.08",
-            facecolor=fill, edgecolor="#333333", linewidth=1.0,
+            (x, y - h),
+            w,
+            h,
+            boxstyle="round,pad=0,rounding_size=0.08",
+            facecolor=fill,
+            edgecolor="#333333",
+            linewidth=1.0,
         )
     )
     text = "\n".join(textwrap.fill(line, wrap) for line in lines)
@@ -237,7 +248,9 @@ def _box(ax, x, y, w, h, lines, *, fill="#FFFFFF", wrap=34, fontsize=9.5):
 
 def _arrow(ax, start, end):
     ax.annotate(
-        "", xy=end, xytext=start,
+        "",
+        xy=end,
+        xytext=start,
         arrowprops={"arrowstyle": "-|>", "color": "#333333", "lw": 1.0, "shrinkA": 0, "shrinkB": 0},
     )
 
@@ -266,7 +279,6 @@ def flow_diagram(flow: Flow, ax=None, *, title: str | None = None):
     """
     import matplotlib.pyplot as plt
 
-    c = flow.counts
     rows = 5 if flow.update else 4
     row_h, gap = 1.15, 0.45
     height = rows * (row_h + gap)
@@ -278,52 +290,72 @@ def flow_diagram(flow: Flow, ax=None, *, title: str | None = None):
     left, right, w_left, w_right = 0.9, 5.75, 4.35, 4.2
     tops = [-(i * (row_h + gap)) for i in range(rows)]
     # phase labels in the left margin; "Included" spans the last two rows of an update
-    phases = [("Identification", tops[0] - row_h / 2), ("Screening", tops[1] - row_h / 2),
-              ("Eligibility", tops[2] - row_h / 2),
-              ("Included", (tops[3] + tops[-1] - row_h) / 2)]
+    phases = [
+        ("Identification", tops[0] - row_h / 2),
+        ("Screening", tops[1] - row_h / 2),
+        ("Eligibility", tops[2] - row_h / 2),
+        ("Included", (tops[3] + tops[-1] - row_h) / 2),
+    ]
     for phase, y in phases:
-        ax.text(0.35, y, phase, rotation=90, ha="center", va="center",
-                fontsize=9.5, color="#0072B2", fontweight="bold")
-    blue, grey = "#E8F1F8", "#F4F4F4"
-    _box(ax, left, tops[0], w_left, row_h, [
-        "Records identified:",
-        f"databases and other sources ({_n(c['records_identified_databases'])})",
-        f"registers ({_n(c['records_identified_registers'])})",
-    ], fill=blue)
-    _box(ax, right, tops[0], w_right, row_h, [
-        "Records removed before screening:", f"duplicates ({_n(c['duplicates_removed'])})",
-    ], fill=grey, wrap=30)
-    _box(ax, left, tops[1], w_left, row_h, [f"Records screened ({_n(c['records_screened'])})"],
-         fill=blue)
-    _box(ax, right, tops[1], w_right, row_h, [f"Records excluded ({_n(c['records_excluded'])})"],
-         fill=grey, wrap=30)
-    _box(ax, left, tops[2], w_left, row_h,
-         [f"Reports assessed for eligibility ({_n(c['reports_assessed'])})"], fill=blue)
-    right_lines = [f"Reports excluded ({_n(c['reports_excluded'])})"]
-    if flow.update:
-        right_lines.append(f"awaiting classification ({_n(c['reports_awaiting'])})")
-    _box(ax, right, tops[2], w_right, row_h, right_lines, fill=grey, wrap=30)
-    if flow.update:
-        included = [
+        ax.text(
+            0.35,
+            y,
+            phase,
+            rotation=90,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color=_PHASE,
+            fontweight="bold",
+        )
+    c = flow.counts
+    last = (
+        [
             f"New studies included ({_n(c['studies_included'])})",
             f"reports of new studies ({_n(c['reports_included'])})",
         ]
-    else:
-        included = [f"Studies included ({_n(c['studies_included'])})"]
-    _box(ax, left, tops[3], w_left, row_h, included, fill=blue)
-    mid = left + w_left / 2
-    for i in range(3):
-        _arrow(ax, (mid, tops[i] - row_h), (mid, tops[i + 1]))
-        _arrow(ax, (left + w_left, tops[i] - row_h / 2), (right, tops[i] - row_h / 2))
+        if flow.update
+        else [f"Studies included ({_n(c['studies_included'])})"]
+    )
+    eligible_out = [f"Reports excluded ({_n(c['reports_excluded'])})"]
     if flow.update:
-        _box(ax, right, tops[3], w_right, row_h,
-             [f"Studies included in the previous version ({_n(c['studies_previous'])})"],
-             fill=grey, wrap=30)
-        _box(ax, left, tops[4], right + w_right - left, row_h,
-             [f"Total studies included in the review ({_n(c['studies_total'])})"],
-             fill=blue, wrap=60)
+        eligible_out.append(f"awaiting classification ({_n(c['reports_awaiting'])})")
+    # per row: the main-path box and the box to its right (None: no box), as the template
+    layout = [
+        (
+            [
+                "Records identified:",
+                f"databases and other sources ({_n(c['records_identified_databases'])})",
+                f"registers ({_n(c['records_identified_registers'])})",
+            ],
+            ["Records removed before screening:", f"duplicates ({_n(c['duplicates_removed'])})"],
+        ),
+        (
+            [f"Records screened ({_n(c['records_screened'])})"],
+            [f"Records excluded ({_n(c['records_excluded'])})"],
+        ),
+        ([f"Reports assessed for eligibility ({_n(c['reports_assessed'])})"], eligible_out),
+        (
+            last,
+            [f"Studies included in the previous version ({_n(c['studies_previous'])})"]
+            if flow.update
+            else None,
+        ),
+    ]
+    mid, side_mid = left + w_left / 2, right + w_right / 2
+    for i, (main, side) in enumerate(layout):
+        _box(ax, left, tops[i], w_left, row_h, main, fill=_MAIN)
+        if i < 3:
+            _arrow(ax, (mid, tops[i] - row_h), (mid, tops[i + 1]))
+        if side is not None:
+            _box(ax, right, tops[i], w_right, row_h, side, fill=_SIDE, wrap=30)
+            if i < 3:  # what leaves the main path
+                _arrow(ax, (left + w_left, tops[i] - row_h / 2), (right, tops[i] - row_h / 2))
+    if flow.update:
+        total = [f"Total studies included in the review ({_n(c['studies_total'])})"]
+        _box(ax, left, tops[4], right + w_right - left, row_h, total, fill=_MAIN, wrap=60)
         _arrow(ax, (mid, tops[3] - row_h), (mid, tops[4]))
-        _arrow(ax, (right + w_right / 2, tops[3] - row_h), (right + w_right / 2, tops[4]))
+        _arrow(ax, (side_mid, tops[3] - row_h), (side_mid, tops[4]))
     if title:
         ax.set_title(title, fontsize=11, loc="left")
     return ax

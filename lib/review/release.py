@@ -161,6 +161,8 @@ def pooled_results(data_dir: Path, root: Path) -> pd.DataFrame:
         rows = data.outcome(p["outcome"], data_dir=data_dir)
         rows = analysis.population_rows(rows, p["population"], plan)
         rows, _ = analysis.select_rows(rows, plan)
+        if len(rows) < plan["few_studies"]["min_k_pooled"]:
+            continue  # the page pools nothing either
         with warnings.catch_warnings():
             # the outcome pages show these fits' warnings (e.g. a one-study subgroup);
             # repeating them here would only add noise to the What changed page
@@ -317,6 +319,7 @@ class Diff:
         """Per table: rows added, rows removed, fields corrected."""
         counts = pd.crosstab(self.tables["table"], self.tables["change"])
         counts = counts.reindex(columns=["added", "removed", "corrected"], fill_value=0)
+        counts.columns.name = None
         return counts.rename(columns={"corrected": "fields corrected"}).reset_index()
 
     def corrections(self) -> pd.DataFrame:

@@ -10,6 +10,14 @@ rounding of the paper's estimate and interval, and which studies differ from the
 Survival percentages are turned into pseudo-counts round(S x n) for the candidates, as a
 user of Stata's ``metaprop`` would have to; this is named in the output and never used by
 the review's own survival analysis.
+
+References
+----------
+Lao C, Wen J, Wen Y. Efficacy and safety of inotuzumab ozogamicin and its combination
+therapies in acute lymphoblastic leukemia: a systematic review and meta-analysis. Front
+Oncol 2025. doi:10.3389/fonc.2025.1613777
+DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials
+1986;7:177-88. doi:10.1016/0197-2456(86)90046-2
 """
 
 from __future__ import annotations
