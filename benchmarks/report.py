@@ -113,7 +113,8 @@ def build(
             )
     flat = None
     if len(scaling) == len(rows.SCALING_KS):
-        flat = scaling[-1]["per_fit_us"] / scaling[0]["per_fit_us"]
+        per_fit = [x["per_fit_us"] for x in scaling]
+        flat = max(per_fit) / min(per_fit)
     skipped = {name: rec["skipped"] for name, rec in tools.items() if rec and rec["skipped"]}
     for name, rec in tools.items():
         if rec is None:
@@ -169,21 +170,21 @@ def _extra_lines(table: dict) -> list[str]:
             f"GOSH with {rows.SCALING_SUBSETS:,} random subsets (REML; all subsets when "
             "there are fewer), metaprop:",
             "",
-            "| k | fits | time | per fit |",
-            "|---|---|---|---|",
+            "| k | fits | time | per fit | per fit and study (k cells) |",
+            "|---|---|---|---|---|",
         ]
         for s in table["scaling"]:
             lines.append(
                 f"| {s['k']} | {s['n_fits']:,} | {_fmt_time(s['seconds'])} "
-                f"| {s['per_fit_us']:.3g} µs |"
+                f"| {s['per_fit_us']:.3g} µs | {s['per_fit_us'] / s['k'] * 1e3:.3g} ns |"
             )
         if table["flat_ratio"] is not None:
             ok = "yes" if table["flat_ratio"] <= rows.FLAT_LIMIT else "no"
             lines += [
                 "",
-                f"Time per fit at k = {rows.SCALING_KS[-1]} / at k = {rows.SCALING_KS[0]}: "
-                f"{table['flat_ratio']:.2f} (target: flat, read as <= {rows.FLAT_LIMIT}; "
-                f"met: {ok}).",
+                f"Largest / smallest time per fit over k = "
+                f"{', '.join(str(k) for k in rows.SCALING_KS)}: {table['flat_ratio']:.2f} "
+                f"(target: flat, read as <= {rows.FLAT_LIMIT}; met: {ok}).",
             ]
     mem = table["memory"]
     if mem:
@@ -276,8 +277,8 @@ def write_csv(table: dict, path: Path) -> None:
                     "label": f"GOSH, {s['n_fits']:,} subsets, k = {s['k']} "
                     f"({s['per_fit_us']:.3g} us per fit)",
                     "metaprop_s": s["seconds"],
-                    "target": f"time per fit flat in k (k={rows.SCALING_KS[-1]} / "
-                    f"k={rows.SCALING_KS[0]} <= {rows.FLAT_LIMIT})",
+                    "target": f"time per fit flat in k (largest / smallest over k "
+                    f"<= {rows.FLAT_LIMIT})",
                     "met": "yes" if ok else "no",
                 }
             )

@@ -32,8 +32,8 @@ ROWS = (
 )
 
 # GOSH with 10^5 random subsets at several k (metaprop only): time per fit should not grow
-# with k. "Flat" is read as: the time per fit at the largest k is at most FLAT_LIMIT times
-# the time per fit at the smallest k.
+# with k. "Flat" is read as: the largest time per fit over these k is at most FLAT_LIMIT
+# times the smallest.
 SCALING_KS = (10, 20, 40)
 SCALING_SUBSETS = 100_000
 FLAT_LIMIT = 1.5

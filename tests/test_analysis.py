@@ -151,7 +151,7 @@ def test_sensitivity_table_has_every_model_and_the_papers(plan):
 def test_small_study_effects_needs_ten(plan):
     df = make_rows([{"events": e, "total": n} for e, n in [(12, 20), (30, 41), (8, 19)]])
     out = an.small_study_effects(an.primary_fit(df, plan), plan)
-    assert out["run"] is False and "at least 10" in out["reason"]
+    assert out["run"] is False and "fewer than the 10" in out["reason"]
 
 
 def surv_rows(specs):

@@ -9,6 +9,7 @@ reviewer runs it.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import re
 import shutil
@@ -74,6 +75,103 @@ def test_set_with_a_part_missing_from_the_toc_is_rejected(tmp_path):
     )
     with pytest.raises(params_mod.ParamsError, match=r"outcome\[cr\]"):
         params_mod.expand_toc(book, params_mod.load_pages(book))
+
+
+# --- the chapters' shared machinery (review.book) -----------------------------------------
+
+
+def test_numbers_are_formatted_one_way():
+    from review import book
+
+    assert book.fmt_pct(0.72644) == "72.6%"
+    assert book.fmt_pct(float("nan")) == "not estimable"
+    assert book.fmt_interval((0.651, 0.79)) == "65.1% to 79.0%"
+    assert book.fmt_p(0.0004) == "p < 0.001"
+    assert book.fmt_p(0.0342) == "p = 0.034"
+    assert book.fmt_p(0.21) == "p = 0.21"
+    assert book.fmt_int(1034) == "1,034"
+    assert book.fmt_num(0.041234) == "0.0412"
+
+
+def test_tables_show_data_text_as_characters():
+    import pandas as pd
+    from review import book
+
+    html = book.table_html(pd.DataFrame({"label": [HOSTILE], "p": [0.5]}), percent=["p"])
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert HOSTILE not in html
+    assert "50.0%" in html
+
+
+def test_sentences_say_what_was_pooled_or_why_not():
+    import pandas as pd
+    from review import analysis, book
+    from review.plan import load_plan
+    from test_analysis import make_rows
+
+    plan = load_plan()
+    rows = make_rows([{"events": e, "total": n} for e, n in [(12, 20), (30, 41), (8, 19)]])
+    fit = analysis.primary_fit(rows, plan)
+    text = book.fit_sentence(fit, plan)
+    res = fit.result
+    assert text.startswith(f"Across 3 studies ({book.fmt_int(80)} patients), the pooled")
+    ci = book.fmt_interval(res.ci)
+    assert f"{book.fmt_pct(res.estimate)} (95% confidence interval {ci})" in text
+    assert "prediction interval" in text
+    one = book.fit_sentence(analysis.primary_fit(rows.iloc[:1], plan), plan)
+    assert one.startswith("One study") and "nothing is pooled" in one
+    none = book.fit_sentence(analysis.primary_fit(rows.iloc[:0], plan), plan)
+    assert none == "No study reports this outcome in this population."
+    reported = pd.DataFrame(
+        [
+            {
+                "outcome": "OR",
+                "subgroup_by": "all",
+                "k": 15.0,
+                "estimate_pct": 89.0,
+                "ci_low_pct": 85.8,
+                "ci_high_pct": 92.2,
+            }
+        ]
+    )
+    assert "89.0% (85.8% to 92.2%) from 15 studies" in book.paper_sentence(reported, "OR")
+    assert "reports no pooled rate" in book.paper_sentence(reported, "CR")
+    skipped = book.small_study_sentence(analysis.small_study_effects(fit, plan), plan)
+    assert "not run: 3 studies, fewer than the 10" in skipped
+
+
+def test_subgroup_table_says_when_the_moderator_test_is_not_estimable():
+    import metaprop as mp
+    from review import book
+
+    sub = mp.subgroup_analysis([12, 9, 47], [83, 33, 131], ["a", "b", "c"])
+    table = book.subgroup_tests({"Newly diagnosed": sub}, key="population")
+    assert table["population"].tolist() == ["Newly diagnosed"]
+    assert table["q_m"].isna().all() and "not estimable" in table["note"][0]
+    assert book.concat([table.iloc[0:0], table]).equals(table)
+
+
+def test_download_names_cannot_leave_the_page_folder(tmp_path, monkeypatch):
+    import pandas as pd
+    from review import book
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="file name"):
+        book.download(pd.DataFrame({"a": [1]}), "../results")
+    assert not (tmp_path.parent / "results.csv").exists()
+
+
+def test_a_failing_cell_is_reported_at_the_line_that_raised(tmp_path):
+    from review import execute
+
+    chapter = tmp_path / "ch.md"
+    cell = "if res is not None:\n    loo = mp.leave_one_out(None)"
+    chapter.write_text(f"# T\n\n```{{code-cell}} ipython3\n{cell}\n```\n")
+    # IPython's traceback of the cell, with its colour codes
+    tb = ["\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[7]\x1b[39m\x1b[32m, line 2\x1b[39m\n"]
+    assert execute._failing_line(tb) == 2
+    assert execute._failing_line(["no frame"]) == 1
+    assert execute._where(chapter, cell, 2) == (" line 5", "loo = mp.leave_one_out(None)")
 
 
 # --- cache entries ----------------------------------------------------------------------
@@ -315,33 +413,25 @@ def test_numbers_shown_equal_what_metaprop_computes(site):
     data, out, _ = site
     import metaprop as mp
     import pandas as pd
-    from review import analysis, book, release
+    from review import analysis, book
     from review import data as data_mod
     from review.plan import load_plan
 
-    plan, model = load_plan(), load_plan().fallback
-    expected = release.pooled_results(data, ROOT)
+    plan = load_plan()
     for outcome, page in (("OR", "or"), ("CR", "cr"), ("MRD_neg", "mrd-neg")):
-        rows = data_mod.outcome(outcome, data_dir=data)
-        rows, _ = analysis.select_rows(rows, plan)
-        res = mp.meta_prop(
-            rows,
-            events="events",
-            totals="total",
-            labels="label",
-            measure=model.measure,
-            method=model.method,
-            test=model.test,
-            level=plan.level,
-        )
+        fits = analysis.by_population(data_mod.outcome(outcome, data_dir=data), plan)
         text = (out / "html" / "chapters" / "outcome" / page / "index.html").read_text()
-        shown = re.findall(r'class="pasted-text">([^<]*)<', text)
-        values = book.result_values(res)
-        for key in ("estimate", "ci", "pi", "tau2", "i2", "i2_ci", "q", "q_p", "k", "n"):
-            assert values[key] in shown, (outcome, key, values[key])
-        # the CSV offered for download holds the unrounded numbers
+        shown = [html.unescape(t) for t in re.findall(r'class="pasted-text">([^<]*)<', text)]
+        for fit in fits.values():
+            assert book.fit_sentence(fit, plan) in shown, (outcome, fit.population)
+        # the CSV offered for download holds the unrounded numbers, and they are metaprop's
         csv_path = next((out / "html" / "_downloads").glob(f"*/{outcome}-results.csv"))
         table = pd.read_csv(csv_path)
-        ours = expected[expected["outcome"] == outcome].reset_index(drop=True)
-        assert table["estimate"].tolist() == pytest.approx(ours["estimate"].tolist(), rel=1e-12)
-        assert table["estimate"][0] == pytest.approx(res.estimate, rel=1e-12)
+        expected = analysis.results_table(fits, plan)
+        assert table["estimate"].tolist() == pytest.approx(
+            expected["estimate"].tolist(), rel=1e-12, nan_ok=True
+        )
+        rows = fits["all"].rows
+        glmm = mp.meta_prop_glmm(rows["events"].astype(int), rows["total"].astype(int))
+        assert fits["all"].model.is_glmm
+        assert table["estimate"].iloc[-1] == pytest.approx(glmm.estimate, rel=1e-12)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -43,6 +44,15 @@ def _append(path: Path, template: dict, new_rows: list[dict]) -> None:
     base = next(r for r in rows if all(r[k] == v for k, v in template.items()))
     rows += [{**base, **changes} for changes in new_rows]
     _write(path, fields, rows)
+
+
+def _drop(path: Path, match: dict) -> None:
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = reader.fieldnames, list(reader)
+    kept = [r for r in rows if not all(r[k] == v for k, v in match.items())]
+    assert len(kept) < len(rows), match
+    _write(path, fields, kept)
 
 
 def _write(path: Path, fields, rows) -> None:
@@ -150,18 +160,23 @@ def hostile_data(tmp_path_factory) -> Path:
     shutil.copytree(FIXTURE, folder)
     _edit(folder / "outcomes.csv", {"study_id": "fx01", "outcome": "CR"}, {"quote": HOSTILE})
     _edit(folder / "studies.csv", {"study_id": "fx03"}, {"first_author": HOSTILE})
+    # the fixture reports every landmark; without its 2-year rows the page meets k = 0
+    _drop(folder / "outcomes.csv", {"outcome": "OS_2y"})
     return folder
 
 
 @pytest.fixture(scope="module")
 def executed(hostile_data, tmp_path_factory) -> dict[str, dict]:
     pages = {p.name: p for p in params.load_pages(ROOT)}
+    before = os.environ.get("REVIEW_DATA_DIR")
     out = {}
     for name in PAGES:
         entry = tmp_path_factory.mktemp(re.sub(r"\W", "-", name))
         execute_page(str(ROOT), pages[name], str(hostile_data), str(entry))
         out[name] = json.loads((entry / "index.ipynb").read_text(encoding="utf-8"))
         out[name]["_files"] = sorted(p.name for p in entry.iterdir())
+    # the page's data folder went to its kernel only, not to this process (or later tests)
+    assert os.environ.get("REVIEW_DATA_DIR") == before
     return out
 
 
@@ -181,7 +196,7 @@ def _glued(nb: dict) -> dict[str, str]:
     for cell in nb["cells"]:
         for output in cell.get("outputs", []):
             name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
+            if name and "text/plain" in output["data"]:  # glued figures have no text
                 out[name] = "".join(output["data"]["text/plain"]).strip("'")
     return out
 
@@ -231,7 +246,7 @@ def test_survival_page_shows_what_the_analysis_computes(executed, hostile_data):
         if fit.pooled:
             assert book.fmt_pct(fit.result.estimate) in html
     assert "OS_1y-without-curve-read.csv" in executed["survival[os-1y]"]["_files"]
-    # no study reports 2-year survival in the fixture: the page says so, without failing
+    # no study reports 2-year survival in this copy: the page says so, without failing
     assert "no study reports this landmark" in _outputs(executed["survival[os-2y]"], "text/html")
 
 

@@ -73,6 +73,16 @@ def test_forest_plot_rows_and_diamond_match_the_fit(res):
     np.testing.assert_allclose(pi.get_xdata(), res.pi)
 
 
+def test_forest_plot_draws_the_prediction_interval_asked_for(res):
+    ax = mp.forest_plot(res, pi_dist="t(k-1)")
+    (pi,) = _by_gid(_scale(ax), "pi")
+    np.testing.assert_allclose(pi.get_xdata(), res.prediction_interval("t(k-1)"))
+    assert not np.allclose(pi.get_xdata(), res.pi)  # wider than the normal-quantile one
+    two = mp.meta_prop(EVENTS[:2], TOTALS[:2])
+    assert _by_gid(_scale(mp.forest_plot(two, pi_dist="t(k-2)")), "pi") == []  # undefined
+    assert _by_gid(_scale(mp.forest_plot(res, show_pi=False)), "pi") == []
+
+
 def test_forest_plot_sorts_rows(res):
     ax = mp.forest_plot(res, sort="estimate")
     pts = _study_points(ax)
@@ -193,7 +203,8 @@ def test_subgroup_forest_plot_without_overall(res):
 
 
 @pytest.mark.parametrize(
-    "label", ["$\\badmacro{x}$", "<script>alert(1)</script>", "**bold** $5 and $10", "Исследование α"]
+    "label",
+    ["$\\badmacro{x}$", "<script>alert(1)</script>", "**bold** $5 and $10", "Исследование α"],
 )
 def test_study_labels_are_drawn_verbatim(label):
     """Labels come from data: mathtext must not parse them (a bad macro used to raise)."""

@@ -61,8 +61,21 @@ def test_release_snapshots_tables_and_pooled_results(data):
         assert manifest["files"][f"{release.TABLES}/{table.name}"] == cache_mod.sha256_file(copy)
     pooled = pd.read_csv(target / release.POOLED)
     expected = release.pooled_results(data, ROOT)
-    assert pooled["estimate"].tolist() == pytest.approx(expected["estimate"].tolist(), rel=1e-12)
-    assert set(pooled["outcome"]) == {"OR", "CR", "MRD_neg"}
+    # outcomes with no study keep their row, with no estimate (NaN on both sides)
+    assert pooled["estimate"].isna().tolist() == expected["estimate"].isna().tolist()
+    both = pooled["estimate"].notna()
+    assert pooled.loc[both, "estimate"].tolist() == pytest.approx(
+        expected.loc[both, "estimate"].tolist(), rel=1e-12
+    )
+    assert list(pooled.columns) == release.POOLED_COLUMNS
+    assert {"OR", "CR", "MRD_neg"} <= set(pooled["outcome"])
+    assert set(pooled["certainty"].dropna()) <= {
+        "high",
+        "moderate",
+        "low",
+        "very low",
+        "no evidence",
+    }
     # the release does not change the data hash, and the version is now the release's
     assert release.status(data)["version"] == "1.0"
 
@@ -124,6 +137,10 @@ def test_pooled_changes_lists_what_moved_beyond_rounding():
     assert out[["k_old", "k_new", "estimate_old", "estimate_new"]].values.tolist() == [
         [5, 6, 0.7001, 0.712]
     ]
+    # a certainty rating that moves is a change even when the numbers stay
+    rated = old.assign(certainty="low")
+    out = release.pooled_changes(rated, same.assign(certainty="very low"))
+    assert out[["certainty_old", "certainty_new"]].values.tolist() == [["low", "very low"]]
 
 
 def test_diff_from_last_compares_with_the_latest_release(data):
@@ -138,8 +155,21 @@ def test_diff_from_last_compares_with_the_latest_release(data):
     assert "CR" in set(diff.pooled["outcome"])
     assert "OR" not in set(diff.pooled["outcome"])
     assert list(dict.fromkeys(diff.history["version"])) == ["1.0", "1.0 + unreleased changes"]
-    ax = release.plot_history(diff.history)
-    assert len(ax.get_xticklabels()) == 2
+    axes = release.plot_history(diff.history)
+    # a panel per population, a marker series per version, the key outcomes on the x axis
+    assert len(axes) == diff.history["population"].nunique()
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == [
+        "1.0",
+        "1.0 + unreleased changes",
+    ]
+    shown = {t.get_text() for t in axes[-1].get_xticklabels()}
+    assert "CR" in shown and not any(s.startswith("AE_") for s in shown)
+    assert diff.certainty_changes().columns.tolist() == [
+        "outcome",
+        "population",
+        "certainty_old",
+        "certainty_new",
+    ]
 
 
 def test_release_command_validates_then_snapshots(data, capsys):

@@ -105,6 +105,23 @@ def test_one_study_level_is_fixed_effect_and_inputs():
         mp.subgroup_analysis([4, 6, 7], [20, 22, 25], ["a", "b"])
 
 
+def test_one_study_per_level_leaves_the_moderator_test_unestimated():
+    """k = 3 studies in 3 levels: metafor's rma(mods = ~ g) stops ("Number of parameters to
+    be estimated is larger than the number of observations"); the levels and Q_B remain."""
+    sg = mp.subgroup_analysis([12, 9, 47], [83, 33, 131], ["a", "b", "c"], method="REML")
+    assert [r.k for r in sg.results.values()] == [1, 1, 1]
+    assert np.isfinite(sg.q_between.statistic) and sg.q_between.df == 2
+    assert sg.moderator.df == 2
+    assert np.isnan(sg.moderator.statistic) and np.isnan(sg.moderator.pvalue)
+    assert np.isnan(sg.moderator.tau2)
+    assert any("moderator test" in note for note in sg.notes)
+    # the fixed-effect moderator model needs only k >= p, as metafor
+    fe = mp.subgroup_analysis([12, 9, 47], [83, 33, 131], ["a", "b", "c"], method="FE")
+    assert np.isfinite(fe.moderator.statistic) and not fe.notes
+    with pytest.raises(ValueError, match="parameters to be estimated"):
+        fit_moderators([0.1, 0.2, 0.3], [0.01, 0.02, 0.01], np.eye(3), "REML")
+
+
 def test_knha_moderator_test_is_an_f_test():
     sg = mp.subgroup_analysis(
         [11, 24, 179, 82, 60, 11, 99],

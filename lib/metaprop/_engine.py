@@ -669,6 +669,12 @@ def fit_moderators(
     v = np.asarray(vi, dtype=float)
     X = np.asarray(X, dtype=float)
     k, p = X.shape
+    # metafor rma.uni: p coefficients (FE) or p + 1 parameters (with tau^2) need k studies
+    if k < p + (method != "FE"):
+        raise ValueError(
+            f"Number of parameters to be estimated ({p + (method != 'FE')}) is larger "
+            f"than the number of studies ({k})"
+        )
     y_c = y - y.mean()  # metafor centres y for the tau^2 computations
     w0 = 1.0 / v
     p0, _ = _proj(X, w0)
@@ -676,7 +682,7 @@ def fit_moderators(
     conv = True
     h = np.eye(k) - X @ np.linalg.inv(X.T @ X) @ X.T
     # Hedges 1983 (unweighted moments); also the start of ML, REML and EB
-    tau2_he = (float(y_c @ h @ y_c) - float(np.trace(h * v))) / (k - p)
+    tau2_he = (float(y_c @ h @ y_c) - float(np.trace(h * v))) / (k - p) if k > p else 0.0
     if method == "FE":
         tau2 = 0.0
     elif method == "DL":

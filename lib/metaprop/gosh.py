@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from metaprop import _validation as val
 from metaprop.batch import CHUNK_ELEMENTS, fit_masked
@@ -285,7 +285,13 @@ class _RandomSubsets:
         self.k = k
         self.rng = np.random.default_rng(seed)
         sizes = np.arange(1, k + 1)
-        prob = stats.binom.pmf(sizes, k, 0.5)
+        # binomial(k, 1/2) probabilities of the sizes, on the log scale (no overflow in k)
+        prob = np.exp(
+            special.gammaln(k + 1)
+            - special.gammaln(sizes + 1)
+            - special.gammaln(k - sizes + 1)
+            - k * np.log(2.0)
+        )
         # drawn once and sorted, so that rows come out by size and the draw does not
         # depend on the chunk size
         self.sizes = np.sort(self.rng.choice(sizes, size=n, p=prob / prob.sum()))

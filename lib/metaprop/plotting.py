@@ -13,6 +13,8 @@ whole table stays inside the axes it was given: ``ax.child_axes[0]`` is the scal
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from metaprop.transforms import transform
@@ -236,6 +238,7 @@ def forest_plot(
     sort=None,
     ci: str = "exact",
     show_pi: bool = True,
+    pi_dist: str | None = None,
     digits: int = 1,
     xlim=None,
     xlabel: str = "Proportion",
@@ -257,6 +260,10 @@ def forest_plot(
         Study intervals for counts (Clopper-Pearson by default).
     show_pi : bool
         Draw the prediction interval under the pooled diamond (random-effects models).
+    pi_dist : {None, "z", "t(k-1)", "t(k-2)"}
+        Distribution of the prediction interval: None draws ``res.pi`` (metafor's
+        ``predict()``), otherwise ``res.prediction_interval(pi_dist)``; the bar is left
+        out where that interval is undefined (t(k-2) below three studies).
     digits : int
         Decimals of the percentages printed in the table.
     xlim : tuple of float, optional
@@ -302,7 +309,12 @@ def forest_plot(
     has_counts = res.events is not None
     has_weights = bool(np.all(np.isfinite(res.weights)))
     random = res.method != "FE"
-    pi_row = show_pi and random and res.k > 1
+    pi = res.pi
+    if show_pi and random and res.k > 1 and pi_dist is not None:
+        with warnings.catch_warnings():  # t(k-2) with k = 2: NaN, and the bar is left out
+            warnings.simplefilter("ignore", UserWarning)
+            pi = res.prediction_interval(pi_dist)
+    pi_row = show_pi and random and res.k > 1 and bool(np.all(np.isfinite(pi)))
     n_rows = 1 + res.k + 1 + int(pi_row) + 1
     ax = _new_axes(ax, n_rows, compact)
     pct = f"{100 * res.level:g}%"
@@ -344,16 +356,16 @@ def forest_plot(
     lows = [tab["ci_low"], [res.ci.low]]
     highs = [tab["ci_high"], [res.ci.high]]
     if pi_row:
-        _prediction_bar(t.scale, pooled_row + 1, *res.pi)
+        _prediction_bar(t.scale, pooled_row + 1, *pi)
         t.text(pooled_row + 1, 0, "Prediction interval", color=PREDICTION)
         t.text(
             pooled_row + 1,
             2,
-            f"({_pct(res.pi.low, digits)}{_EN_DASH}{_pct(res.pi.high, digits)})",
+            f"({_pct(pi[0], digits)}{_EN_DASH}{_pct(pi[1], digits)})",
             color=PREDICTION,
         )
-        lows.append([res.pi.low])
-        highs.append([res.pi.high])
+        lows.append([pi[0]])
+        highs.append([pi[1]])
     t.text(n_rows - 1, 0, _heterogeneity_text(res), fontsize=SMALL, color="#333333")
     t.refline(res.estimate, pooled_row)
     limits = _limits(np.concatenate(lows), np.concatenate(highs), xlim)

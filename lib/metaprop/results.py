@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -28,6 +29,22 @@ _METHOD_NAMES = {
     "EB": "empirical Bayes",
     "GLMM": "binomial-normal GLMM",
 }
+_SCALE_NAMES = {
+    "PR": "raw proportion",
+    "PLO": "logit",
+    "PAS": "arcsine square root",
+    "PFT": "Freeman-Tukey double arcsine",
+    "identity": "identity",
+    "logit": "logit",
+    "cloglog": "complementary log-log, log(-log S)",
+    "arcsine": "arcsine square root",
+}
+_TEST_NAMES = {
+    "z": "z (normal)",
+    "knha": "Hartung-Knapp (knha)",
+    "adhoc": "Hartung-Knapp with the ad hoc floor (adhoc)",
+}
+_WIDTH = 88
 
 
 class Interval(NamedTuple):
@@ -432,47 +449,93 @@ class MetaResult:
         )
 
     def summary(self) -> str:
-        """A printable report in the shape of metafor's ``print.rma.uni``.
+        """A printable report: the model, the pooled proportion, heterogeneity, notes.
+
+        Proportions are printed as percentages with two decimals (four as fractions), the
+        analysis-scale numbers with four decimals, as metafor's ``print.rma.uni``.
+
+        Returns
+        -------
+        str
+            Lines: the model (method, test, scale); the pooled proportion with its
+            confidence and prediction intervals; the analysis-scale estimate with its test
+            against 0 on that scale; heterogeneity (tau^2, I^2, H^2, Q); the notes.
 
         Examples
         --------
         >>> import metaprop as mp
-        >>> print(mp.meta_prop([4, 10, 7], [20, 25, 30]).summary().splitlines()[0])
-        Random-effects model (k = 3; tau^2 estimator: REML)
+        >>> print(mp.meta_prop([4, 10, 7], [20, 25, 30], method="DL").summary())
+        Random-effects meta-analysis of proportions (k = 3)
+          tau^2 estimator: DerSimonian-Laird (DL)
+          test:            z (normal)
+          scale:           logit (PLO)
+        <BLANKLINE>
+        Pooled proportion:   28.31% (95% CI 17.81% to 41.83%)
+        Prediction interval: 15.12% to 46.68% (95%, normal quantile)
+        Analysis scale:      estimate -0.9293, SE 0.3060; z = -3.0374, p = 0.0024 (test of 0)
+        <BLANKLINE>
+        Heterogeneity: tau^2 = 0.0715 (tau = 0.2673), I^2 = 25.17%, H^2 = 1.3364
+                       Q(2) = 2.6728, p = 0.2628
         """
         pct = f"{100 * self.level:g}%"
-        kind = "Fixed-effect model" if self.method == "FE" else "Random-effects model"
-        est = "tau^2 estimator: " + self.method if self.method != "FE" else "inverse variance"
-        lines = [f"{kind} (k = {self.k}; {est})"]
-        lines.append(
-            f"Measure: {self.measure}"
-            + (f" (scale: {self.transform})" if self.measure == "GEN" else "")
-            + f"; test: {self.test}; {_METHOD_NAMES.get(self.method, self.method)}"
-        )
+        lines = [self._model_line()]
+        scale = _SCALE_NAMES.get(self.transform, self.transform)
+        scale = f"{scale} ({self.measure})" if self.measure != "GEN" else f"{scale} (generic)"
+        test = _TEST_NAMES.get(self.test, self.test)
+        if self.method == "GLMM":
+            how = "fit:             maximum likelihood (adaptive Gauss-Hermite, 7 points)"
+        elif self.method == "FE":
+            how = "weights:         inverse variance"
+        else:
+            how = f"tau^2 estimator: {_METHOD_NAMES.get(self.method, self.method)} ({self.method})"
+        lines += [f"  {how}", f"  test:            {test}", f"  scale:           {scale}"]
         lines.append("")
         lines.append(
-            f"Pooled proportion: {self.estimate:.4f} "
-            f"({pct} CI {self.ci.low:.4f} to {self.ci.high:.4f})"
+            f"Pooled proportion:   {_pct(self.estimate)} "
+            f"({pct} CI {_pct(self.ci.low)} to {_pct(self.ci.high)})"
         )
         if self.method != "FE":
-            lines.append(
-                f"Prediction interval: {self.pi.low:.4f} to {self.pi.high:.4f}"
-                f" ({'t(k-1)' if self.test != 'z' else 'z'})"
-            )
+            if self.k < 2:
+                lines.append("Prediction interval: not estimable with one study (k = 1)")
+            else:
+                dist = "normal quantile" if self.test == "z" else f"t({self.k - 1}) quantile"
+                lines.append(
+                    f"Prediction interval: {_pct(self.pi.low)} to {_pct(self.pi.high)} "
+                    f"({pct}, {dist})"
+                )
         stat = "z" if self.df is None else f"t({self.df})"
         lines.append(
-            f"Analysis scale: estimate {self.estimate_t:.4f}, SE {self.se_t:.4f}, "
-            f"{stat} = {self.statistic:.4f}, {_fmt_p(self.pvalue)}"
+            f"Analysis scale:      estimate {self.estimate_t:.4f}, SE {self.se_t:.4f}; "
+            f"{stat} = {self.statistic:.4f}, {_fmt_p(self.pvalue)} (test of 0)"
         )
         lines.append("")
-        het = f"Heterogeneity: Q({self.q_df}) = {self.q:.4f}, {_fmt_p(self.q_pvalue)}"
-        lines.append(het)
-        lines.append(f"  tau^2 = {self.tau2:.4f}, I^2 = {self.i2:.2f}%, H^2 = {self.h2:.4f}")
+        lines.extend(self._heterogeneity_lines())
         if not self.converged:
             lines.append("WARNING: the tau^2 estimator did not converge.")
         for note in self.notes:
-            lines.append(f"Note: {note}")
+            lines.extend(textwrap.wrap(f"Note: {note}", _WIDTH, subsequent_indent="      "))
         return "\n".join(lines)
+
+    def _model_line(self) -> str:
+        if self.method == "GLMM":
+            kind = "Random-effects logistic (binomial-normal) meta-analysis"
+        elif self.method == "FE":
+            kind = "Fixed-effect meta-analysis"
+        else:
+            kind = "Random-effects meta-analysis"
+        return f"{kind} of proportions (k = {self.k})"
+
+    def _heterogeneity_lines(self) -> list[str]:
+        if self.k < 2:
+            return ["Heterogeneity: not estimable with one study (k = 1)"]
+        q = f"Q({self.q_df}) = {self.q:.4f}, {_fmt_p(self.q_pvalue)}"
+        if self.method == "GLMM":
+            q = f"Wald-type {q}"
+        ih = f"I^2 = {self.i2:.2f}%, H^2 = {self.h2:.4f}"
+        if self.method == "FE":
+            return [f"Heterogeneity: {ih} (no tau^2: fixed-effect model)", f"{'':15}{q}"]
+        tau = f"tau^2 = {self.tau2:.4f} (tau = {np.sqrt(self.tau2):.4f})"
+        return [f"Heterogeneity: {tau}, {ih}", f"{'':15}{q}"]
 
     def __str__(self) -> str:
         return self.summary()
@@ -513,6 +576,10 @@ class MetaResult:
         from metaprop.plotting import funnel_plot
 
         return funnel_plot(self, ax=ax, **kwargs)
+
+
+def _pct(p: float) -> str:
+    return f"{100 * p:.2f}%" if np.isfinite(p) else "NA"
 
 
 def _fmt_p(p: float) -> str:

@@ -122,6 +122,9 @@ class SubgroupResult:
         The group of each study, in input order.
     overall : MetaResult
         All studies pooled (same options).
+    notes : tuple of str
+        What could not be estimated and why (e.g. a moderator test with as many groups as
+        studies, whose fields are then NaN).
 
     Notes
     -----
@@ -148,6 +151,7 @@ class SubgroupResult:
     moderator: ModeratorTest
     groups: tuple[str, ...]
     overall: MetaResult
+    notes: tuple[str, ...] = ()
 
     def to_frame(self):
         """One row per level: group, k, method, estimate, CI, PI, tau2, i2, q, q_pvalue.
@@ -339,20 +343,31 @@ def subgroup_analysis(
     df_b = len(levels) - 1
     q_between = TestResult(q_b, df_b, float(special.chdtrc(df_b, q_b)))
     X = np.column_stack([np.ones(k)] + [m.astype(float) for m in masks[1:]])
-    mf = fit_moderators(yi, vi, X, method_c, test, level, tol=tol, maxiter=maxiter)
-    moderator = ModeratorTest(
-        statistic=mf.qm,
-        df=mf.qm_df[0],
-        pvalue=mf.qm_pvalue,
-        tau2=mf.tau2,
-        df_denominator=mf.qm_df[1] if len(mf.qm_df) > 1 else None,
-    )
+    notes = ()
+    if k < X.shape[1] + (method_c != "FE"):
+        # as metafor's rma(mods = ~ group), which stops: too few studies for the levels
+        # and tau^2; each level's fit and Q_B are still defined
+        moderator = ModeratorTest(np.nan, df_b, np.nan, np.nan, None)
+        notes = (
+            f"The moderator test is not estimable: {k} studies in {len(levels)} groups "
+            "leave no degree of freedom for tau^2 in the meta-regression.",
+        )
+    else:
+        mf = fit_moderators(yi, vi, X, method_c, test, level, tol=tol, maxiter=maxiter)
+        moderator = ModeratorTest(
+            statistic=mf.qm,
+            df=mf.qm_df[0],
+            pvalue=mf.qm_pvalue,
+            tau2=mf.tau2,
+            df_denominator=mf.qm_df[1] if len(mf.qm_df) > 1 else None,
+        )
     return SubgroupResult(
         results=results,
         q_between=q_between,
         moderator=moderator,
         groups=tuple(group_of),
         overall=overall,
+        notes=notes,
     )
 
 

@@ -54,6 +54,8 @@ __all__ = [
     "landmark_by_population",
     "landmark_effects",
     "landmark_fit",
+    "leave_one_out",
+    "patients",
     "population_rows",
     "rows_for",
     "primary_fit",
@@ -453,7 +455,7 @@ def heterogeneity(fit: PooledFit, plan: Plan) -> dict:
     return out
 
 
-def _patients(rows: pd.DataFrame, plan: Plan) -> int:
+def patients(rows: pd.DataFrame, plan: Plan) -> int:
     """Patients in the rows: the denominators, or the numbers analysed for survival."""
     if rows.empty:
         return 0
@@ -471,7 +473,7 @@ def results_table(fits: dict[str, PooledFit], plan: Plan) -> pd.DataFrame:
         base = {
             "population": pop["label"],
             "k": fit.k,
-            "patients": _patients(fit.rows, plan),
+            "patients": patients(fit.rows, plan),
             "model": fit.model.label if fit.model else "none",
         }
         if fit.result is not None:
@@ -571,6 +573,62 @@ def sensitivity_table(df: pd.DataFrame, plan: Plan, *, outcome: str | None = Non
     return pd.DataFrame(out)
 
 
+def leave_one_out(fit: PooledFit, plan: Plan) -> pd.DataFrame:
+    """The fit's own model refitted with each study left out in turn.
+
+    The GLMM is refitted study by study (metafor's ``leave1out`` has no ``rma.glmm``
+    method); an inverse-variance fit goes through :func:`metaprop.leave_one_out` (one
+    batch). A refit that cannot be done (for example a GLMM that is no longer identified)
+    keeps its row, with NaN and the reason in ``note``.
+
+    Returns
+    -------
+    DataFrame
+        Columns population, omitted, k, estimate, ci_low, ci_high, tau2, note; empty with
+        fewer than three studies (two would leave one study, which is not pooled).
+    """
+    columns = ["population", "omitted", "k", "estimate", "ci_low", "ci_high", "tau2", "note"]
+    if fit.result is None or fit.k < 3:
+        return pd.DataFrame(columns=columns)
+    label = plan.population(fit.population)["label"]
+    labels = _labels(fit.rows, plan)
+    if not fit.model.is_glmm:
+        loo = mp.leave_one_out(fit.result)
+        return pd.DataFrame(
+            {
+                "population": label,
+                "omitted": labels,
+                "k": loo["k"].to_numpy(),
+                "estimate": loo["estimate"].to_numpy(),
+                "ci_low": loo["ci_low"].to_numpy(),
+                "ci_high": loo["ci_high"].to_numpy(),
+                "tau2": loo["tau2"].to_numpy(),
+                "note": "",
+            }
+        )[columns]
+    out = []
+    for i, omitted in enumerate(labels):
+        rest = fit.rows.drop(index=fit.rows.index[i])
+        row = {"population": label, "omitted": omitted, "k": len(rest), "note": ""}
+        try:
+            if not _glmm_identified(rest, plan):
+                raise ValueError("fewer than two studies have both events and non-events")
+            res = fit_model(rest, fit.model, plan)
+            if not res.converged:
+                raise ValueError("the GLMM did not converge")
+        except ValueError as err:
+            row["note"] = f"not refitted: {err}"
+        else:
+            row.update(
+                estimate=float(res.estimate),
+                ci_low=float(res.ci[0]),
+                ci_high=float(res.ci[1]),
+                tau2=float(res.tau2),
+            )
+        out.append(row)
+    return pd.DataFrame(out).reindex(columns=columns)
+
+
 def regimen_subgroups(df: pd.DataFrame, plan: Plan, population: str):
     """Regimen-group estimates within one population, with the between-group test.
 
@@ -605,7 +663,10 @@ def small_study_effects(fit: PooledFit, plan: Plan) -> dict:
     """
     rules = plan["small_study_effects"]
     if fit.k < rules["min_k"]:
-        return {"run": False, "reason": f"{fit.k} studies: tests need at least {rules['min_k']}"}
+        return {
+            "run": False,
+            "reason": f"{fit.k} studies, fewer than the {rules['min_k']} the plan requires",
+        }
     res = (
         fit.result
         if fit.model and not fit.model.is_glmm
@@ -617,6 +678,7 @@ def small_study_effects(fit: PooledFit, plan: Plan) -> dict:
     return {
         "run": True,
         "reason": "",
+        "model": res,
         "sample_size_test": primary,
         "egger": mp.egger_test(res, model="lm", predictor="sei"),
         "begg": mp.begg_test(res),

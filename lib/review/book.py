@@ -3,8 +3,9 @@
 A chapter calls :func:`setup` in its one hidden cell. From then on every figure a cell draws
 is shown, saved as PNG and SVG next to the page and followed by its download links; tables
 go through :func:`table` (escaped HTML plus a CSV download); numbers reach the prose through
-:func:`glue_result` and :func:`glue_values` (``{glue:text}`NAME```), formatted here once so
-that every page writes a percentage or a p-value the same way.
+:func:`glue_text` and :func:`glue_values` (``{glue:text}`NAME```), formatted here once so
+that every page writes a percentage or a p-value the same way; :func:`fit_sentence` says in
+words what one population's analysis found.
 
 Text that comes from the data is always shown as text: tables are escaped HTML, glued
 values are plain text, figure labels are drawn by matplotlib. A study called
@@ -163,7 +164,8 @@ def fmt_p(p: float) -> str:
         return "p not estimable"
     if p < 0.001:
         return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+    # three decimals near the usual thresholds, two above
+    return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
 def fmt_int(n: float) -> str:
@@ -185,78 +187,130 @@ def glue_values(prefix: str, values: Mapping[str, object]) -> None:
         glue_text(f"{prefix}_{key}", value)
 
 
-RESULT_KEYS = (
-    "estimate",
-    "ci",
-    "pi",
-    "tau2",
-    "tau2_ci",
-    "i2",
-    "i2_ci",
-    "q",
-    "q_df",
-    "q_p",
-    "k",
-    "n",
-    "level",
-    "model",
+CODED_COLUMNS = (
+    "disease_status",
+    "regimen_group",
+    "source_tier",
+    "design",
+    "ph_status",
+    "id_confidence",
+    "denominator_basis",
+    "read_from",
 )
 
 
-def result_values(res) -> dict[str, str]:
-    """The numbers of a ``metaprop.MetaResult``, formatted as the prose shows them.
+def readable(df: pd.DataFrame, columns: Iterable[str] = CODED_COLUMNS) -> pd.DataFrame:
+    """A copy of ``df`` with coded values replaced by their data-dictionary descriptions.
 
-    Keys: ``estimate``, ``ci``, ``pi``, ``tau2``, ``tau2_ci``, ``i2``, ``i2_ci``, ``q``,
-    ``q_df``, ``q_p``, ``k``, ``n``, ``level``, ``model``.
+    ``relapsed_refractory`` becomes "Relapsed or refractory", ``ino_mono`` "InO
+    monotherapy". A code the dictionary does not know is kept as it is.
     """
-    values = {
-        "estimate": fmt_pct(res.estimate),
-        "ci": fmt_interval(res.ci),
-        "pi": fmt_interval(res.pi),
-        "tau2": fmt_num(res.tau2),
-        "i2": fmt_pct(res.i2 / 100),
-        "q": fmt_num(res.q),
-        "q_df": fmt_int(res.q_df),
-        "q_p": fmt_p(res.q_pvalue),
-        "k": fmt_int(res.k),
-        "n": fmt_int(res.totals.sum()) if res.totals is not None else "not applicable",
-        "level": f"{100 * res.level:g}%",
-        "model": f"{res.measure}, {res.method}, test {res.test}",
-    }
-    if res.k >= 2 and res.method != "FE":
-        values["tau2_ci"] = fmt_interval(res.tau2_ci(), percent=False)
-        i2 = res.i2_ci()
-        values["i2_ci"] = fmt_interval((i2[0] / 100, i2[1] / 100))
-    else:
-        values["tau2_ci"] = values["i2_ci"] = "not estimable"
-    return values
+    from review import data
+
+    dictionary = data.load().dictionary
+    out = df.copy()
+    for col in columns:
+        if col not in out:
+            continue
+        rows = dictionary[(dictionary["column"] == col) & (dictionary["code"] != "")]
+        names = dict(zip(rows["code"], rows["description"].str.split(":").str[0], strict=True))
+        out[col] = out[col].map(lambda v, names=names: names.get(v, v) if pd.notna(v) else v)
+    return out
 
 
-def glue_result(prefix: str, res, rows: pd.DataFrame | None = None) -> None:
-    """Publish a MetaResult's numbers as ``<prefix>_estimate``, ``<prefix>_ci`` ...
+def forest(fit, plan, **kwargs):
+    """Forest plot of one population's pooled fit, with the plan's prediction interval.
 
-    See :func:`result_values` for the names. With ``res`` None (too few studies to pool)
-    every value reads "not estimable", except ``k`` and ``n``, counted from ``rows``.
+    The interval uses the plan's distribution (t with k - 1 df) and is drawn only from the
+    plan's minimum number of studies, as the text reports it; the title is the population.
+    ``kwargs`` go to :func:`metaprop.forest_plot`. Returns the axes.
     """
-    if res is not None:
-        glue_values(prefix, result_values(res))
-        return
-    values = dict.fromkeys(RESULT_KEYS, "not estimable")
-    if rows is not None:
-        values["k"] = fmt_int(len(rows))
-        values["n"] = fmt_int(rows["total"].sum()) if len(rows) else "0"
-    glue_values(prefix, values)
+    pi = plan["heterogeneity"]["prediction_interval"]
+    ax = fit.result.forest(pi_dist=pi["dist"], show_pi=fit.k >= pi["min_k"], **kwargs)
+    ax.set_title(plan.population(fit.population)["label"], loc="left")
+    return ax
 
 
-def pooling_note(k: int, min_k: int) -> str:
-    """Whether the studies are pooled, and why not when they are too few."""
-    if k >= min_k:
-        return f"All {k} studies enter the pooled estimate."
-    return (
-        f"With {k} {'study' if k == 1 else 'studies'}, nothing is pooled: the analysis plan "
-        f"pools from {min_k} studies. A single study's own proportion and its exact "
-        "confidence interval are in the table above."
+def fit_sentence(fit, plan) -> str:
+    """What one population's analysis found, in one or two sentences of plain text.
+
+    Parameters
+    ----------
+    fit : review.analysis.PooledFit
+    plan : review.plan.Plan
+
+    Returns
+    -------
+    str
+        With a pooled result: "Across K studies (N patients), the pooled proportion is E
+        (L confidence interval A to B)", the prediction interval when the plan shows one,
+        and the fit's note. With one study: its own proportion and exact interval. With
+        none: that no study reports the outcome.
+    """
+    from review import analysis
+
+    level = f"{100 * plan.level:g}%"
+    if fit.result is None:
+        if fit.single is None or fit.single.empty:
+            return "No study reports this outcome in this population."
+        one = fit.single.iloc[0]
+        return (
+            f"One study ({one['label']}) reports this outcome: "
+            f"{fmt_pct(one['proportion'])} ({level} confidence interval "
+            f"{fmt_interval((one['ci_low'], one['ci_high']))}); nothing is pooled from a "
+            "single study."
+        )
+    res = fit.result
+    het = analysis.heterogeneity(fit, plan)
+    text = (
+        f"Across {fmt_int(fit.k)} studies ({fmt_int(analysis.patients(fit.rows, plan))} "
+        f"patients), the pooled proportion is {fmt_pct(res.estimate)} ({level} confidence "
+        f"interval {fmt_interval(res.ci)})."
     )
+    if not math.isnan(het["pi_low"]):
+        text += (
+            f" The rate in a new setting like these is expected to lie between "
+            f"{fmt_interval((het['pi_low'], het['pi_high'])).replace(' to ', ' and ')} "
+            "(prediction interval)."
+        )
+    if fit.model is not None and fit.model.id != plan.primary.id:
+        text += f" Model: {fit.model.label}."
+    return text
+
+
+def paper_sentence(reported: pd.DataFrame, outcome: str) -> str:
+    """What the source paper reports for ``outcome`` over all patients, or that it reports none.
+
+    Parameters
+    ----------
+    reported : DataFrame
+        The paper's pooled results (``review.paper_checks.load_reported()``).
+    outcome : str
+        Outcome code.
+    """
+    hit = reported[(reported["outcome"] == outcome) & (reported["subgroup_by"] == "all")]
+    if hit.empty:
+        return "The source paper reports no pooled rate of this outcome over all patients."
+    row = hit.iloc[0]
+    k = f" from {fmt_int(row['k'])} studies" if pd.notna(row["k"]) else ""
+    return (
+        f"The source paper reports {row['estimate_pct']:.1f}% "
+        f"({row['ci_low_pct']:.1f}% to {row['ci_high_pct']:.1f}%){k}, pooled over all "
+        "patients."
+    )
+
+
+def table_html(df: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1, index=False):
+    """The HTML :func:`table` shows: formatted numbers, every text escaped."""
+    shown = df.copy()
+    for col in percent:  # an empty cell where there is no value (e.g. no earlier release)
+        shown[col] = shown[col].map(lambda p: fmt_pct(p, digits) if pd.notna(p) else "")
+    floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
+    for col in floats:
+        shown[col] = shown[col].map(lambda x: fmt_num(x) if pd.notna(x) else "")
+    # escape=True: text from the data is shown as characters, never as markup
+    html = shown.to_html(index=index, escape=True, border=0, classes="review-table", na_rep="")
+    return f'<div class="review-table-wrap">{html}</div>'
 
 
 def download(df: pd.DataFrame, name: str, index=False) -> None:
@@ -288,111 +342,116 @@ def table(
 
     stem = _slug(name)
     df.to_csv(Path(f"{stem}.csv"), index=index)
-    shown = df.copy()
-    for col in percent:  # an empty cell where there is no value (e.g. no earlier release)
-        shown[col] = shown[col].map(lambda p: fmt_pct(p, digits) if pd.notna(p) else "")
-    floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
-    for col in floats:
-        shown[col] = shown[col].map(lambda x: fmt_num(x) if pd.notna(x) else "")
-    # escape=True: text from the data is shown as characters, never as markup
-    html = shown.to_html(index=index, escape=True, border=0, classes="review-table", na_rep="")
-    display(HTML(f'<div class="review-table-wrap">{html}</div>'))
+    display(HTML(table_html(df, percent, digits, index)))
     display(Markdown(_links(stem, ("csv",))))
 
 
-POOLED_COLUMNS = (
-    "subgroup_by",
-    "subgroup",
-    "k",
-    "n",
-    "estimate",
-    "ci_low",
-    "ci_high",
-    "pi_low",
-    "pi_high",
-    "tau2",
-    "i2",
-    "q",
-    "q_pvalue",
-)
+def results(df: pd.DataFrame, name: str, plan) -> None:
+    """Show a results table of :func:`review.analysis.results_table` as a reader reads it.
 
-
-def pooled_frame(res, by: Mapping | None = None) -> pd.DataFrame:
-    """One row per pooled result: the overall fit, then each level of each subgroup fit.
-
-    Parameters
-    ----------
-    res : metaprop.MetaResult or None
-        The overall fit (None: too few studies, an empty table).
-    by : mapping of str to metaprop.SubgroupResult, optional
-        Subgroup fits by variable name.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns subgroup_by, subgroup, k, n, estimate, ci_low, ci_high, pi_low, pi_high,
-        tau2, i2 (percent), q, q_pvalue; proportions on the 0-1 scale.
+    One row per population, with the rate and its confidence interval in one column, the
+    prediction interval, tau^2, I^2 with its interval, the model and the note; the
+    unrounded table (every column) is the CSV download.
     """
-    if res is None:  # too few studies to pool
-        return pd.DataFrame(columns=POOLED_COLUMNS)
-    fits = [("all", "all", res)]
-    for variable, sub in (by or {}).items():
-        fits += [(variable, str(level), fit) for level, fit in sub.results.items()]
-    return pd.DataFrame(
-        [
-            {
-                "subgroup_by": variable,
-                "subgroup": level,
-                "k": fit.k,
-                "n": int(fit.totals.sum()) if fit.totals is not None else None,
-                "estimate": fit.estimate,
-                "ci_low": fit.ci.low,
-                "ci_high": fit.ci.high,
-                "pi_low": fit.pi.low,
-                "pi_high": fit.pi.high,
-                "tau2": fit.tau2,
-                "i2": fit.i2,
-                "q": fit.q,
-                "q_pvalue": fit.q_pvalue,
-            }
-            for variable, level, fit in fits
-        ],
-        columns=list(POOLED_COLUMNS),
+    from IPython.display import HTML, Markdown, display
+
+    level = f"{100 * plan.level:g}%"
+
+    def interval(row, low, high, scale=1.0):
+        if pd.isna(row[low]) or pd.isna(row[high]):
+            return ""
+        return fmt_interval((row[low] / scale, row[high] / scale))
+
+    shown = pd.DataFrame(
+        {
+            "Population": df["population"],
+            "Studies (patients)": [
+                f"{k} ({fmt_int(n)})" for k, n in zip(df["k"], df["patients"], strict=True)
+            ],
+            f"Rate ({level} CI)": [
+                ""
+                if pd.isna(r["estimate"])
+                else f"{fmt_pct(r['estimate'])} ({interval(r, 'ci_low', 'ci_high')})"
+                for _, r in df.iterrows()
+            ],
+            f"{level} prediction interval": [
+                interval(r, "pi_low", "pi_high") for _, r in df.iterrows()
+            ],
+            "τ²": [fmt_num(t) if pd.notna(t) else "" for t in df["tau2"]],
+            "I² (CI)": [
+                ""
+                if pd.isna(r["i2"])
+                else f"{fmt_pct(r['i2'] / 100, 0)} ({interval(r, 'i2_ci_low', 'i2_ci_high', 100)})"
+                for _, r in df.iterrows()
+            ],
+            "Model": df["model"],
+            "Note": df["note"].fillna(""),
+        }
     )
+    stem = _slug(name)
+    df.to_csv(Path(f"{stem}.csv"), index=False)
+    display(HTML(table_html(shown)))
+    display(Markdown(_links(stem, ("csv",))))
 
 
-def subgroup_tests(by: Mapping) -> pd.DataFrame:
-    """Tests of a difference between subgroups, one row per subgroup variable.
+def subgroup_tests(by: Mapping, key: str = "variable") -> pd.DataFrame:
+    """Tests of a difference between subgroups, one row per subgroup analysis.
 
-    Columns: variable, groups, q_between, df, p_between (Q between the subgroup estimates)
-    and q_m, p_m (mixed-effects moderator test, metafor ``rma(mods = ~ group)``).
+    Columns: ``key`` (the mapping's keys: a subgroup variable, or a population), groups,
+    q_between, df, p_between (Q between the subgroup estimates) and q_m, p_m
+    (mixed-effects moderator test, metafor ``rma(mods = ~ group)``; empty when it is not
+    estimable), note.
     """
     return pd.DataFrame(
         [
             {
-                "variable": variable,
+                key: variable,
                 "groups": len(sub.results),
                 "q_between": sub.q_between.statistic,
                 "df": sub.q_between.df,
                 "p_between": sub.q_between.pvalue,
                 "q_m": sub.moderator.statistic,
                 "p_m": sub.moderator.pvalue,
+                "note": " ".join(sub.notes),
             }
             for variable, sub in by.items()
-        ]
+        ],
+        columns=[key, "groups", "q_between", "df", "p_between", "q_m", "p_m", "note"],
     )
 
 
-def small_study_text(k: int, min_k: int, egger=None, begg=None, filled=None) -> str:
-    """One paragraph on small-study effects: the tests' results, or why they were not run."""
-    if k < min_k:
+def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Stack tables with the same columns, leaving out empty ones (an empty table if all are)."""
+    frames = list(frames)
+    full = [f for f in frames if not f.empty]
+    if not full:
+        return frames[0].iloc[0:0] if frames else pd.DataFrame()
+    return pd.concat(full, ignore_index=True)
+
+
+def outcome_definition(outcome: str) -> str:
+    """The outcome's definition in the data dictionary (``data/dictionary.csv``)."""
+    from review import data
+
+    d = data.load().dictionary
+    hit = d[(d["table"] == "outcomes") & (d["column"] == "outcome") & (d["code"] == outcome)]
+    return str(hit["description"].iloc[0]) if len(hit) else f"outcome code {outcome}"
+
+
+def small_study_sentence(sse: Mapping, plan) -> str:
+    """The small-study tests of :func:`review.analysis.small_study_effects`, in words."""
+    if not sse["run"]:
         return (
-            f"Small-study tests are not run: {k} studies, fewer than the {min_k} the analysis "
-            "plan requires, below which these tests have too little power to mean anything."
+            f"Small-study tests are not run: {sse['reason']}, below which these tests have "
+            "too little power to mean anything."
         )
+    rule = plan["small_study_effects"]["primary_test"]
+    egger, begg, filled = sse["egger"], sse["begg"], sse["trim_and_fill"]
     parts = [
-        f"Regression test for funnel asymmetry (sample-size predictor): {fmt_p(egger.pvalue)}.",
-        f"Begg's rank correlation: Kendall's tau {fmt_num(begg.statistic)}, {fmt_p(begg.pvalue)}.",
+        f"Regression test for funnel asymmetry with {rule['predictor']} as predictor (the "
+        f"plan's test): {fmt_p(sse['sample_size_test'].pvalue)}.",
+        f"For comparison with the paper: Egger's test {fmt_p(egger.pvalue)}; Begg's rank "
+        f"correlation, Kendall's tau {fmt_num(begg.statistic)}, {fmt_p(begg.pvalue)}.",
     ]
     if filled.k0 == 0:
         parts.append("Trim-and-fill imputes no study.")
@@ -402,4 +461,5 @@ def small_study_text(k: int, min_k: int, egger=None, begg=None, filled=None) -> 
             f"adjusted estimate is {fmt_pct(filled.result.estimate)} "
             f"({fmt_interval(filled.result.ci)})."
         )
+    parts.append(sse["caveat"])
     return " ".join(parts)

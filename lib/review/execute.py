@@ -7,10 +7,13 @@ the run succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import jupytext
@@ -29,11 +32,47 @@ def _label_line(source: str) -> bool:
     return source.startswith("(ch-") and source.rstrip().endswith(")=")
 
 
-def _line_of(source: Path, cell: str) -> str:
-    """`` line N`` where the cell's code starts in the chapter file, or nothing if not found."""
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
+
+
+def _failing_line(traceback: list[str]) -> int:
+    """The line of the cell (1-based) where it raised, from IPython's traceback; 1 if unknown."""
+    for frame in traceback:
+        found = _CELL_FRAME.search(_ANSI.sub("", frame))
+        if found:
+            return int(found.group(1))
+    return 1
+
+
+def _where(source: Path, cell: str, line_in_cell: int) -> tuple[str, str]:
+    """(`` line N`` in the chapter file, the code on that line) where a cell raised."""
+    code = cell.strip().splitlines()
+    shown = code[line_in_cell - 1].strip() if 0 < line_in_cell <= len(code) else ""
     text = source.read_text(encoding="utf-8")
     at = text.find(cell.strip()) if cell.strip() else -1
-    return f" line {text.count(chr(10), 0, at) + 1}" if at >= 0 else ""
+    if at < 0:
+        return "", shown
+    return f" line {text.count(chr(10), 0, at) + line_in_cell}", shown
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the kernel this process starts, then restore them.
+
+    The kernel inherits this process's environment; restoring it keeps one page's data
+    folder from leaking into whatever runs next in the same process (a test, another page).
+    """
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
 
 
 def finish_notebook(nb: nbformat.NotebookNode, page: Page) -> None:
@@ -84,12 +123,13 @@ def execute_page(root: str, page: Page, data_dir: str, entry: str) -> float:
     start = time.perf_counter()
     source = Path(root) / page.source
     nb = jupytext.read(source)
-    os.environ["REVIEW_DATA_DIR"] = str(Path(data_dir).resolve())
-    os.environ["REVIEW_BOOK_ROOT"] = str(Path(root).resolve())
-    # the kernel inherits this process's environment; silence debugger start-up noise
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    kernel_env = _environment(
+        REVIEW_DATA_DIR=str(Path(data_dir).resolve()),
+        REVIEW_BOOK_ROOT=str(Path(root).resolve()),
+        PYDEVD_DISABLE_FILE_VALIDATION="1",  # silence debugger start-up noise
+    )
     output = Path(entry) / NOTEBOOK
-    with tempfile.TemporaryDirectory(prefix="review-input-") as tmp:
+    with kernel_env, tempfile.TemporaryDirectory(prefix="review-input-") as tmp:
         template = Path(tmp) / "input.ipynb"
         nbformat.write(nb, template)
         # a local kernel talks over Unix sockets in the temporary folder, not TCP ports
@@ -113,10 +153,10 @@ def execute_page(root: str, page: Page, data_dir: str, entry: str) -> float:
                 for c in executed.cells[: exc.cell_index]
             )
             number = exc.cell_index - injected + 1
-            first = exc.source.strip().splitlines()[0] if exc.source.strip() else ""
+            line, code = _where(source, exc.source, _failing_line(exc.traceback or []))
             raise PageFailed(
-                f"{page.name}: {page.source}{_line_of(source, exc.source)}, cell {number} "
-                f"(`{first}`) with parameters {json.dumps(page.parameters)}: "
+                f"{page.name}: {page.source}{line}, cell {number} "
+                f"(`{code}`) with parameters {json.dumps(page.parameters)}: "
                 f"{exc.ename}: {exc.evalue}"
             ) from None
         except Exception as exc:  # kernel died, bad notebook, ...: name the page anyway

@@ -492,7 +492,7 @@ def summary_row(fit, plan: Plan) -> dict:
         "outcome_name": plan.wording(fit.outcome)["name"],
         "population": pop["label"],
         "k": fit.k,
-        "patients": analysis._patients(fit.rows, plan),
+        "patients": analysis.patients(fit.rows, plan),
     }
     like = _fit_like(fit)
     if like is None:

@@ -340,7 +340,7 @@ def run_rows(
                     "model": spec.id,
                     "model_label": spec.label,
                     "k": len(rows),
-                    "patients": analysis._patients(rows, plan),
+                    "patients": analysis.patients(rows, plan),
                     "studies": ";".join(rows[plan.col("study")].astype(str)),
                 }
                 fit = fitted.get(s.id, {"note": "fewer than two studies: not pooled"})

@@ -26,7 +26,6 @@ from pathlib import Path
 import pandas as pd
 
 from review import cache as cache_mod
-from review import params as params_mod
 
 RELEASES = "releases"
 MANIFEST = "manifest.json"
@@ -125,56 +124,63 @@ def status(data_dir: Path | None = None) -> dict:
     }
 
 
-def pooled_results(data_dir: Path, root: Path) -> pd.DataFrame:
-    """Every pooled result the book shows, computed as the outcome pages compute them.
+POOLED_COLUMNS = [
+    "outcome",
+    "population",
+    "subgroup_by",
+    "subgroup",
+    "k",
+    "patients",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "pi_low",
+    "pi_high",
+    "certainty",
+]
 
-    For each page of ``chapters/_params.yml`` that reads an outcome: the plan's row
-    selection and population, the plan's inverse-variance model, the page's subgroup
-    variables (the same calls as ``chapters/outcome.md``).
+
+def pooled_results(data_dir: Path, root: Path) -> pd.DataFrame:
+    """Every pooled result the book shows, computed as its chapters compute them.
+
+    Each outcome of the summary of findings in each population (the primary analysis,
+    ``subgroup_by`` = ``all``, with its GRADE certainty: :func:`review.grade.summary_of_findings`)
+    and, for binary outcomes, each regimen group within each population
+    (:func:`review.analysis.regimen_subgroups`, as the outcome pages show them).
 
     Returns
     -------
     pandas.DataFrame
-        Columns page, outcome, population, then those of :func:`review.book.pooled_frame`.
+        Columns of ``POOLED_COLUMNS``; proportions on the 0-1 scale.
     """
-    import metaprop as mp
-
-    from review import analysis, book, data
+    from review import analysis, grade
     from review.plan import load_plan
 
     plan = load_plan(Path(root) / "analysis_plan.yaml")
-    model = plan.fallback
-    options = {
-        "events": "events",
-        "totals": "total",
-        "labels": "label",
-        "measure": model.measure,
-        "method": model.method,
-        "test": model.test,
-        "level": plan.level,
-    }
-    frames = []
-    for page in params_mod.load_pages(Path(root)):
-        if "outcome" not in page.reads:
+    sof = grade.summary_of_findings(plan, data_dir=data_dir)
+    frames = [sof.assign(subgroup_by="all", subgroup="all")]
+    for code in plan["summary_of_findings"]["outcomes"]:
+        if code in plan["survival"]["outcomes"]:
             continue
-        p = page.parameters
-        rows = data.outcome(p["outcome"], data_dir=data_dir)
-        rows = analysis.population_rows(rows, p["population"], plan)
-        rows, _ = analysis.select_rows(rows, plan)
-        if len(rows) < plan["few_studies"]["min_k_pooled"]:
-            continue  # the page pools nothing either
-        with warnings.catch_warnings():
-            # the outcome pages show these fits' warnings (e.g. a one-study subgroup);
-            # repeating them here would only add noise to the What changed page
-            warnings.simplefilter("ignore", UserWarning)
-            res = mp.meta_prop(rows, **options)
-            by = {v: mp.subgroup_analysis(rows, groups=v, **options) for v in p["subgroups"]}
-        frame = book.pooled_frame(res, by)
-        frame.insert(0, "population", p["population"])
-        frame.insert(0, "outcome", p["outcome"])
-        frame.insert(0, "page", page.set_id)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        df = analysis.rows_for(code, plan, data_dir=data_dir)
+        for pop in [*plan.strata, plan.comparison]:
+            with warnings.catch_warnings():
+                # the outcome pages show these fits' warnings (e.g. a one-study group);
+                # repeating them here would only add noise to the What changed page
+                warnings.simplefilter("ignore", UserWarning)
+                sub = analysis.regimen_subgroups(df, plan, pop["key"])
+            if sub is None:
+                continue
+            frames.append(
+                sub.to_frame().assign(
+                    outcome=code,
+                    population=pop["label"],
+                    subgroup_by="regimen_group",
+                    subgroup=lambda f: f["group"],
+                    patients=[int(r.totals.sum()) for r in sub.results.values()],
+                )
+            )
+    return pd.concat(frames, ignore_index=True).reindex(columns=POOLED_COLUMNS)
 
 
 def make_release(version: str, data_dir: Path, root: Path, today: dt.date | None = None) -> Path:
@@ -270,21 +276,33 @@ def pooled_changes(old: pd.DataFrame, new: pd.DataFrame, digits: int = 1) -> pd.
     """Pooled results that moved: every result whose shown value (in percent) changed.
 
     A result "moved" when its estimate or a confidence bound, rounded as the book shows it
-    (``digits`` decimals of a percentage), differs; results that appear or disappear are
-    listed with the missing side empty.
+    (``digits`` decimals of a percentage), or its certainty rating differs; results that
+    appear or disappear are listed with the missing side empty.
     """
     key = POOLED_KEY
     shown = ["estimate", "ci_low", "ci_high"]
     if old.empty:
-        old = pd.DataFrame(columns=[*key, "k", *shown]).astype({c: float for c in shown})
+        old = pd.DataFrame(columns=[*key, "k", *shown, "certainty"]).astype(
+            {c: float for c in shown}
+        )
+    # a snapshot without ratings (or a frame built by hand) compares as unrated
+    old, new = (f if "certainty" in f else f.assign(certainty=pd.NA) for f in (old, new))
     merged = old.merge(new, on=key, how="outer", suffixes=("_old", "_new"), indicator=True)
-    moved = merged["_merge"] != "both"
+    both = merged["_merge"].eq("both")
+    moved = ~both
     for col in shown:
         before = (100 * merged[f"{col}_old"]).round(digits)
         after = (100 * merged[f"{col}_new"]).round(digits)
-        moved |= before.ne(after) & merged["_merge"].eq("both")
-    cols = key + [f"{c}_{side}" for side in ("old", "new") for c in ["k", *shown]]
+        moved |= before.ne(after) & both
+    moved |= _certainty_moved(merged) & both
+    cols = key + [f"{c}_{side}" for side in ("old", "new") for c in ["k", *shown, "certainty"]]
     return merged.loc[moved, cols].reset_index(drop=True)
+
+
+def _certainty_moved(merged: pd.DataFrame) -> pd.Series:
+    before = merged["certainty_old"].fillna("").astype(str)
+    after = merged["certainty_new"].fillna("").astype(str)
+    return before.ne(after)
 
 
 @dataclass(frozen=True)
@@ -322,6 +340,14 @@ class Diff:
         counts.columns.name = None
         return counts.rename(columns={"corrected": "fields corrected"}).reset_index()
 
+    def certainty_changes(self) -> pd.DataFrame:
+        """Outcomes whose GRADE certainty rating moved since the last release."""
+        rated = self.pooled[self.pooled["subgroup_by"] == "all"]
+        moved = rated[_certainty_moved(rated)]
+        return moved[["outcome", "population", "certainty_old", "certainty_new"]].reset_index(
+            drop=True
+        )
+
     def corrections(self) -> pd.DataFrame:
         """Every corrected field (old and new value) of every table."""
         return self.tables[self.tables["change"] == "corrected"].reset_index(drop=True)
@@ -341,6 +367,7 @@ class Diff:
             "fields_corrected": str(len(corrected)),
             "rows_changed": str(len(self.tables)),
             "pooled_moved": str(len(self.pooled)),
+            "certainty_moved": str(len(self.certainty_changes())),
         }
 
     def summary(self) -> str:
@@ -382,34 +409,47 @@ def diff_from_last(data_dir: Path | None = None, root: Path | None = None) -> Di
     return Diff(last, now, tables, pooled_changes(old, current), hist)
 
 
-def plot_history(history: pd.DataFrame, ax=None):
-    """Overall pooled estimate (with its confidence interval) of each outcome per version.
+def plot_history(history: pd.DataFrame, axes=None):
+    """Key pooled estimates with their confidence intervals, version beside version.
+
+    One panel per population; in each, the outcomes other than single adverse events,
+    with one marker per version (the current data last).
 
     Parameters
     ----------
     history : pandas.DataFrame
         :attr:`Diff.history`.
-    ax : matplotlib Axes, optional
+    axes : sequence of matplotlib Axes, optional
+        One per population (default: a new figure).
 
     Returns
     -------
-    matplotlib Axes
+    list of matplotlib Axes
     """
     import matplotlib.pyplot as plt
 
-    if ax is None:
-        _, ax = plt.subplots()
-    versions = list(dict.fromkeys(history["version"]))
-    outcomes = list(dict.fromkeys(history["outcome"]))
-    width = 0.6 / max(1, len(outcomes))
-    for j, (name, rows) in enumerate(history.groupby("outcome", sort=False)):
-        x = [versions.index(v) + (j - (len(outcomes) - 1) / 2) * width for v in rows["version"]]
-        est = 100 * rows["estimate"]
-        err = [est - 100 * rows["ci_low"], 100 * rows["ci_high"] - est]
-        ax.errorbar(x, est, yerr=err, fmt="o", capsize=3, label=name)
-    ax.set_xticks(range(len(versions)), versions)
-    ax.set_ylabel("Pooled proportion (%)")
-    ax.set_xlabel("Version")
-    ax.set_ylim(0, 100)
-    ax.legend(title="Outcome", frameon=False, loc="best")
-    return ax
+    key = history[~history["outcome"].astype(str).str.startswith("AE_")]
+    populations = list(dict.fromkeys(key["population"]))
+    versions = list(dict.fromkeys(key["version"]))
+    outcomes = list(dict.fromkeys(key["outcome"]))
+    if axes is None:
+        _, axes = plt.subplots(
+            len(populations), 1, sharex=True, squeeze=False,
+            figsize=(5.5, 1.2 + 1.9 * len(populations)),
+        )  # fmt: skip
+        axes = list(axes[:, 0])
+    width = 0.6 / max(1, len(versions))
+    for ax, population in zip(axes, populations, strict=True):
+        rows = key[key["population"] == population]
+        for j, version in enumerate(versions):
+            one = rows[rows["version"] == version]
+            x = [outcomes.index(o) + (j - (len(versions) - 1) / 2) * width for o in one["outcome"]]
+            est = 100 * one["estimate"]
+            err = [est - 100 * one["ci_low"], 100 * one["ci_high"] - est]
+            ax.errorbar(x, est, yerr=err, fmt="o", capsize=3, label=version)
+        ax.set_title(population, loc="left", fontsize=11)
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("%")
+    axes[-1].set_xticks(range(len(outcomes)), outcomes, rotation=45, ha="right")
+    axes[0].legend(title="Version", frameon=False, loc="upper right", fontsize=9)
+    return axes
