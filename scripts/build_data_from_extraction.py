@@ -353,6 +353,8 @@ STUDIES = [
         runner_ups="EHA 2023 report; possible ASH 2024 update; J Clin Oncol 2025 full paper "
         "(after the search date)",
         cohort_id="C_A041703",
+        overlap_note="Same 33 treated patients as lu1_Wieduwilt_A041703_JCO (the J Clin Oncol "
+        "report, a later cut, added by living update 1).",
         date_public="2023-05",
         extraction_lines="199;200;201;202;204;205;594;595;596",
         note="Age >= 60, no planned alloHCT. NCT number not checked against the registry.",
@@ -369,7 +371,8 @@ STUDIES = [
         doi="10.1200/JCO.23.00546",
         pmid="37883727",
         source_url="https://ascopost.com/news/november-2023/"
-        "inotuzumab-ozogamicin-based-induction-in-older-pat",
+        "inotuzumab-ozogamicin-based-induction-in-older-patients-with-philadelphia-chromosome-"
+        "negative-b-cell-precursor-all",
         source_tier="press",
         design="single_arm",
         phase="2",
@@ -497,6 +500,9 @@ STUDIES = [
         cohort_id="C_MDACC_olderND",
         date_public="2020-11",
         overlap_note="Same older-ND cohort as ref29_Jen (about 73 of 83 patients).",
+        quote="Results: 73 pts have been treated, 70 of whom are evaluable for efficacy (3 pts "
+        "too early for response assessment). | Median age was 68 years (range, 60-81 years) | "
+        "With a median follow-up of 45 months (range, 2-98 months)",
         note="Candidate A, about 45% likely. 64 evaluable for morphological response.",
     ),
     # runner-up candidates with numbers of their own
@@ -569,7 +575,7 @@ STUDIES = [
         doi="10.1182/blood.2023022330",
         nct="NCT03441061",
         source_url="http://ashpublications.net/blood/article/143/5/417/498427/"
-        "Phase-2-study-of-inotuzumab-ozog",
+        "Phase-2-study-of-inotuzumab-ozogamicin-for?searchresult=1",
         source_tier="journal",
         design="single_arm",
         phase="2",
@@ -585,6 +591,9 @@ STUDIES = [
         id_confidence="low",
         cohort_id="C_NCT03441061",
         date_public="2023",
+        quote="Twenty-six consecutive patients with a median age of 46 years (range, 19-70 years) "
+        "were treated. | After a median follow-up of 24 months (range, 9-43), the 2-year "
+        "relapse-free survival rate was 54%",
         note="Runner-up for ref 25 (about 20%). Patients in CR1 or CR2+ with MRD >= 1e-4 "
         "(coded mixed); 16 of 26 Ph+.",
     ),
@@ -599,7 +608,7 @@ STUDIES = [
         "2022 abstract): hyper-CVAD + blinatumomab, InO added from patient 39",
         nct="NCT02877303",
         source_url="https://github.com/Sergiomms/article_summary_2/blob/"
-        "0fabdca2b89d725906ff4c09ccbdc2c9b12593",
+        "0fabdca2b89d725906ff4c09ccbdc2c9b1259332/src/Texts.jsx",
         source_tier="secondary_copy",
         design="single_arm",
         phase="2",
@@ -614,6 +623,9 @@ STUDIES = [
         id_confidence="low",
         cohort_id="C_MDACC_HCVAD_blina",
         date_public="2022-11",
+        quote="Results: As of June 2022, 62 pts have been treated (38 without INO and 24 with "
+        "INO). | The median age was 34 years (range, 18-59 years). | The median duration of "
+        "follow-up is 23 months (range, 1-63 months).",
         note="Candidate B for ref 32 (about 35%). 38 of 62 patients received no InO.",
     ),
 ]
@@ -1085,7 +1097,18 @@ ROWS = {
     354: ("all_treated", P, dict(denominator_basis="all_treated", flags="secondary_source")),
     355: ("all_treated", P, dict(denominator_basis="all_treated", flags="secondary_source")),
     356: ("all_treated", P, dict(flags="secondary_source")),
-    357: ("ino_cohort", P, dict(outcome="OS_1y", flags="secondary_source")),
+    357: (
+        "ino_cohort",
+        P,
+        dict(
+            outcome="OS_1y",
+            flags="secondary_source",
+            denominator_basis="subgroup",
+            note_add="Extraction code OS_1y_InOcohort, recoded as OS_1y with variant "
+            "ino_cohort: the InO cohort (24 of 62) is a subgroup; the abstract prints no 1-year "
+            "OS for the whole study.",
+        ),
+    ),
     358: ("ino_exposed", P, dict(denominator_basis="subgroup", flags="secondary_source")),
     359: ("asco2022", A, dict(flags="secondary_source")),
     342: ("ash2025_all", A, dict(denominator_basis="all_treated")),
@@ -1458,7 +1481,8 @@ def build(extraction: Path) -> dict[str, list[dict]]:
         row = dict(S_COMMON)
         row.update(s)
         lines = [int(x) for x in row["extraction_lines"].split(";") if x]
-        row["quote"] = " | ".join(by_line[n]["quote"].strip() for n in lines)
+        if lines:  # else the quote written above, read from the source itself
+            row["quote"] = " | ".join(by_line[n]["quote"].strip() for n in lines)
         studies.append(row)
     return dict(studies=studies, outcomes=outcomes, exclusions=exclusions, missing=missing)
 

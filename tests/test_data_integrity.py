@@ -271,3 +271,57 @@ def test_text_is_not_interpreted():
     ds = data.load(FIXTURE)
     assert ds.studies["note"].map(type).eq(str).all()
     assert ds.outcomes["flags"].map(type).eq(str).all()
+
+
+# --- the living update: dated, screened, reconstructible ---------------------------------------
+
+SEARCH_DATE = "2024-12-02"
+
+
+def test_evidence_as_of_the_search_date_holds_nothing_later(ds):
+    """`as_of` keeps only numbers public by 2 December 2024 and no study added later."""
+    cut = schema.parse_date_end(SEARCH_DATE)
+    added = set(ds.studies.loc[ds.studies["id_role"] == "added", "study_id"])
+    assert added, "the living update added no study"
+    for kind, get in (("binary", data.outcome), ("survival", data.landmark)):
+        for code in sorted(set(ds.outcomes.loc[ds.outcomes["kind"] == kind, "outcome"])):
+            then = get(code, data_dir=DATA, as_of=SEARCH_DATE, variants="all", runner_ups=True)
+            assert not (set(then["study_id"]) & added), code
+            dates = then["date_public"].map(schema.parse_date_end)
+            assert (dates <= cut).all(), code
+            assert (then.groupby("study_id")["primary"].sum() <= 1).all(), code
+
+
+def test_living_update_rows_are_dated_sourced_and_outside_the_extraction(ds):
+    new = ds.outcomes[ds.outcomes["extraction_line"].isna()]
+    assert len(new) > 0
+    cut = schema.parse_date_end(SEARCH_DATE)
+    assert (new["date_public"].map(schema.parse_date_end) > cut).all()
+    assert new["source_url"].str.match(r"https?://").all()
+    assert (new["quote"].str.len() > 0).all()
+
+
+def test_every_included_record_is_a_study_and_every_added_study_was_screened(ds):
+    log = ds.screening
+    included = set(log.loc[log["decision"] == "include", "study_id"])
+    studies = set(ds.studies["study_id"])
+    assert included <= studies
+    added = set(ds.studies.loc[ds.studies["id_role"] == "added", "study_id"])
+    assert added <= included
+    assert log["record_id"].is_unique
+    assert log["date"].map(lambda d: schema.parse_date_end(d) is not None).all()
+
+
+def test_flow_of_the_living_update_is_computed_from_the_log(ds):
+    from review import prisma
+
+    flows = prisma.flows(ds.prisma, ds.screening, ds.studies)
+    assert [f.search_round for f in flows][0] == "lao2024"
+    first, *updates = flows
+    assert first.counts["studies_included"] == 16
+    assert updates and all(f.computed for f in updates)
+    for f in updates:
+        rounds = ds.screening[ds.screening["search_round"] == f.search_round]
+        c = f.counts
+        assert c["records_identified_databases"] + c["records_identified_registers"] == len(rounds)
+        assert c["reports_included"] == int((rounds["decision"] == "include").sum())

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -189,10 +191,8 @@ def test_unbalanced_quote_inside_file(ddir):
     text = outcomes(ddir).read_text(encoding="utf-8").split("\n")
     text[line - 1] = text[line - 1].replace("Fixture study 03", '"Fixture study 03')
     outcomes(ddir).write_text("\n".join(text), encoding="utf-8")
-    report = validate.run(ddir)
-    assert not report.ok
-    hits = [p for p in report.errors if p.file == OUT and p.line == line]
-    assert hits and hits[0].rule in ("unbalanced quotes", "wrong number of fields"), str(report)
+    p = find(validate.run(ddir), OUT, line, None, "unbalanced quotes")
+    assert f"starting on line {line}" in p.detail
 
 
 def test_wrong_number_of_fields(ddir):
@@ -397,6 +397,95 @@ def test_same_doi_with_declared_overlap_is_accepted(ddir):
     assert report.ok, str(report)
 
 
+def test_same_pmid_in_one_cohort_without_declared_overlap(ddir):
+    """Sharing a cohort_id records overlap; it does not license one PMID twice."""
+    s = ddir / STU
+    l4, l5 = line_of(s, study_id="fx04"), line_of(s, study_id="fx05")
+    set_cell(s, l4, "pmid", "12345678")
+    set_cell(s, l5, "pmid", "12345678")
+    set_cell(s, l5, "cohort_id", get_cell(s, l4, "cohort_id"))
+    p = find(validate.run(ddir), STU, l5, "pmid", "same report entered twice")
+    assert "fx04" in p.detail and "overlap_note" in p.detail
+
+
+def test_same_registry_id_in_one_cohort_without_declared_overlap(ddir):
+    s = ddir / STU
+    l4, l5 = line_of(s, study_id="fx04"), line_of(s, study_id="fx05")
+    for line in (l4, l5):
+        set_cell(s, line, "nct", "NCT00000001")
+        set_cell(s, line, "cohort_id", "C_shared")
+    p = find(validate.run(ddir), STU, l5, "nct", "same report entered twice")
+    assert "cohort_id 'C_shared'" in p.detail
+
+
+def test_same_registry_id_in_two_cohorts_is_accepted(ddir):
+    """One registry record may cover several cohorts (e.g. frontline and salvage)."""
+    s = ddir / STU
+    for sid in ("fx04", "fx05"):
+        set_cell(s, line_of(s, study_id=sid), "nct", "NCT00000001")
+    report = validate.run(ddir)
+    assert report.ok and not report.warnings, str(report)
+
+
+# --- every number with its source and quote ----------------------------------------------------
+
+
+def test_study_number_without_quote(ddir):
+    s = ddir / STU
+    line = line_of(s, study_id="fx06")
+    set_cell(s, line, "quote", "")
+    find(validate.run(ddir), STU, line, "quote", "study numbers have a quote")
+
+
+def test_study_number_without_source(ddir):
+    s = ddir / STU
+    line = line_of(s, study_id="fx06")
+    set_cell(s, line, "source_url", "")
+    set_cell(s, line, "doi", "")
+    find(validate.run(ddir), STU, line, "source_url", "study numbers have a source")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"source_url": ""}, {"source_url": "", "doi": "", "note": "seen without address: no_url"}],
+    ids=["doi-only", "no_url-note"],
+)
+def test_study_number_with_doi_or_declared_no_url_is_accepted(ddir, change):
+    s = ddir / STU
+    line = line_of(s, study_id="fx06")
+    for col, value in change.items():
+        set_cell(s, line, col, value)
+    report = validate.run(ddir)
+    assert report.ok and not report.warnings, str(report)
+
+
+def test_study_without_numbers_needs_no_quote(ddir):
+    s = ddir / STU
+    assert get_cell(s, line_of(s, study_id="fx14_unidentified"), "quote") == ""
+    assert validate.run(ddir).ok
+
+
+@pytest.mark.parametrize("column", ["quote", "source"])
+def test_prisma_count_without_quote_or_source(ddir, column):
+    path = ddir / "prisma.csv"
+    line = line_of(path, step="studies_included")
+    set_cell(path, line, column, "")
+    find(validate.run(ddir), "prisma.csv", line, column, "stated count")
+
+
+def test_prisma_unknown_count_needs_no_quote(ddir):
+    path = ddir / "prisma.csv"
+    line = line_of(path, step="duplicates_removed")
+    assert get_cell(path, line, "count") == "" and get_cell(path, line, "quote") == ""
+    assert validate.run(ddir).ok
+
+
+def test_quality_score_without_source(ddir):
+    path = ddir / "quality.csv"
+    set_cell(path, 2, "source", "")
+    find(validate.run(ddir), "quality.csv", 2, "source", "required value is blank")
+
+
 # --- survival rows ----------------------------------------------------------------------------
 
 
@@ -460,6 +549,19 @@ def test_main_exit_status(ddir, capsys):
     assert validate.main([str(ddir)]) == 1
     err = capsys.readouterr().err
     assert f"outcomes.csv:{or_line(ddir)} [events]" in err
+
+
+def test_command_line_exit_status(ddir):
+    """`python -m review validate DATA_DIR`: 0 on good data, 1 with the report otherwise."""
+    cmd = [sys.executable, "-m", "review", "validate", str(ddir)]
+    ok = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "0 error(s)" in ok.stdout
+    line = or_line(ddir)
+    set_cell(outcomes(ddir), line, "events", "x")
+    bad = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1
+    assert f"ERROR outcomes.csv:{line} [events]" in bad.stderr
 
 
 def test_load_refuses_bad_data(ddir):

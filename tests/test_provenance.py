@@ -183,3 +183,30 @@ def test_summary_counts(ds):
     assert counts["numbers"] == len(ds.outcomes)
     assert counts["primary"] == int(ds.outcomes["primary"].sum())
     assert counts["missing"] == len(ds.missing)
+
+
+def test_awaiting_records_are_listed_oldest_first():
+    log = pd.DataFrame(
+        {
+            "record_id": ["r1", "r2", "r3"],
+            "search_round": ["u1", "u1", "u1"],
+            "date": ["2026-12-02", "2026-11-25", "2026-11-25"],
+            "record": ["later", "earlier", "excluded"],
+            "identifier": ["", "NCT1", ""],
+            "url": ["", "https://x.org", ""],
+            "decision": ["awaiting", "awaiting", "exclude"],
+            "reason": ["no address", "no results", "review"],
+            "note": ["", "", ""],
+        }
+    )
+    table = provenance.awaiting_table(log)
+    assert table["record"].tolist() == ["earlier", "later"]
+    assert table.columns.tolist() == [
+        "search_round", "date", "record", "identifier", "url", "reason", "note"
+    ]  # fmt: skip
+    assert provenance.awaiting_table(log.iloc[0:0]).empty
+
+
+def test_awaiting_records_of_the_fixture(ds):
+    table = provenance.awaiting_table(ds.screening)
+    assert len(table) == int((ds.screening["decision"] == "awaiting").sum())

@@ -30,6 +30,7 @@ __all__ = [
     "numbers_html",
     "missing_table",
     "unidentified_table",
+    "awaiting_table",
     "summary_counts",
 ]
 
@@ -295,6 +296,21 @@ def unidentified_table(studies: pd.DataFrame) -> pd.DataFrame:
     s = _with_labels(studies)
     s = s[(s["id_confidence"] == "none") & s["in_source_paper"].fillna(False).astype(bool)]
     return s[["study", "paper_ref", "citation", "note"]].reset_index(drop=True)
+
+
+def awaiting_table(screening: pd.DataFrame) -> pd.DataFrame:
+    """Records of the living update that look eligible but cannot be used yet.
+
+    The screening log's ``awaiting`` decisions: reports seen without a web address or
+    without results, so none of their numbers is in the review. One row per record, oldest
+    search first: round, date, record, identifier, address, why it waits, and a note.
+    """
+    cols = ["search_round", "date", "record", "identifier", "url", "reason", "note"]
+    if screening.empty or "decision" not in screening.columns:
+        return pd.DataFrame(columns=cols)
+    rows = screening[screening["decision"] == "awaiting"]
+    rows = rows.sort_values(["date", "record_id"], kind="stable")
+    return rows[cols].reset_index(drop=True)
 
 
 def summary_counts(ds: data.Dataset) -> dict[str, int]:

@@ -23,6 +23,7 @@ __all__ = [
     "TABLES",
     "DICTIONARY",
     "RULE_COLUMNS",
+    "STUDY_NUMBER_COLUMNS",
     "error_schema",
     "warning_schema",
     "parse_date_end",
@@ -38,6 +39,16 @@ INT, NUM, BOOL, DATE, TEXT, CODE, CODES, URL, KEY = (
     "code_list",
     "url",
     "key",
+)
+
+# Study characteristics that are numbers read from a source: a row holding any of them
+# needs the quote they were read from and where (source_url, doi, or "no_url" in note).
+STUDY_NUMBER_COLUMNS = (
+    "n_enrolled",
+    "n_evaluable",
+    "age_median",
+    "age_range",
+    "follow_up_median_months",
 )
 
 _INT_RE = r"-?[0-9]+"
@@ -191,7 +202,7 @@ QUALITY = Table(
         Col("max_score", INT, True, minimum=1),
         Col("scorer", CODE, True),
         Col("rationale", TEXT, True),
-        Col("source"),
+        Col("source", TEXT, True),
     ),
     key=("study_id", "scale", "item", "scorer"),
 )
@@ -309,6 +320,10 @@ RULE_COLUMNS = {
     "survival row states n_analysed": "n_analysed",
     "printed CI does not contain the estimate (flag ci_inconsistent)": "estimate_pct",
     "paper study has a paper_ref": "paper_ref",
+    "study numbers have a quote": "quote",
+    "study numbers have a source (source_url, doi, or no_url in note)": "source_url",
+    "stated count has its quote": "quote",
+    "stated count says where it is stated (source)": "source",
     "runner-up is not the paper's study": "in_source_paper",
     "score <= max_score": "score",
     "excluded record gives a reason": "reason",
@@ -588,9 +603,54 @@ def _studies_error_checks() -> list[Check]:
             return pd.Series(True, index=df.index)
         return ~((df["id_role"] == "runner_up") & (df["in_source_paper"] == "true"))
 
+    def has_numbers(df):
+        cols = [c for c in STUDY_NUMBER_COLUMNS if c in df.columns]
+        if not cols:
+            return pd.Series(False, index=df.index)
+        return ~df[cols].eq("").all(axis=1)
+
+    def quote(df):
+        if "quote" not in df.columns:
+            return pd.Series(True, index=df.index)
+        return ~(has_numbers(df) & _blank(df["quote"]))
+
+    def source(df):
+        if "source_url" not in df.columns:
+            return pd.Series(True, index=df.index)
+        doi = df["doi"] if "doi" in df.columns else pd.Series("", index=df.index)
+        note = df["note"] if "note" in df.columns else pd.Series("", index=df.index)
+        no_url = note.str.contains(r"\bno_url\b", regex=True)
+        return ~(has_numbers(df) & _blank(df["source_url"]) & _blank(doi) & ~no_url)
+
     return [
         Check(paper_ref, name="paper study has a paper_ref"),
         Check(runner_up, name="runner-up is not the paper's study"),
+        Check(quote, name="study numbers have a quote"),
+        Check(source, name="study numbers have a source (source_url, doi, or no_url in note)"),
+    ]
+
+
+def _prisma_error_checks() -> list[Check]:
+    """A count the source states carries the words that state it and where they are."""
+
+    def stated(df):
+        if "count" not in df.columns:
+            return pd.Series(False, index=df.index)
+        return ~_blank(df["count"])
+
+    def quote(df):
+        if "quote" not in df.columns:
+            return pd.Series(True, index=df.index)
+        return ~(stated(df) & _blank(df["quote"]))
+
+    def source(df):
+        if "source" not in df.columns:
+            return pd.Series(True, index=df.index)
+        return ~(stated(df) & _blank(df["source"]))
+
+    return [
+        Check(quote, name="stated count has its quote"),
+        Check(source, name="stated count says where it is stated (source)"),
     ]
 
 
@@ -645,6 +705,7 @@ def error_schema(
         "studies": _studies_error_checks,
         "quality": _quality_error_checks,
         "screening": _screening_error_checks,
+        "prisma": _prisma_error_checks,
     }.get(table.name, list)()
     return DataFrameSchema(columns, checks=row_checks, name=table.file)
 

@@ -473,10 +473,15 @@ def _supersedes_problems(out_p: Parsed) -> list[Problem]:
 
 
 def _duplicate_report_problems(st: Parsed) -> list[Problem]:
-    """Rows sharing a DOI, PMID or registry id must declare their overlap.
+    """No report entered twice under two ids.
 
-    Declared = the same cohort_id, or an overlap_note of either row naming the other's
-    study_id. Otherwise the same report may have been entered twice under two ids.
+    Two rows are taken for one report entered twice when they share a DOI or a PMID (one
+    publication), or a registry id *and* a cohort_id (the same patients of the same trial:
+    one trial registry record can cover several cohorts, so a shared NCT alone is not a
+    duplicate). Such a pair is accepted only when the overlap is declared: the overlap_note
+    of either row names the other's study_id (a later cut of the same cohort, a companion
+    paper). Sharing a cohort_id records that patients overlap; it does not declare that
+    the same identifier may appear twice.
     """
     f = st.frame
     need = {"study_id", "doi", "pmid", "nct", "cohort_id", "overlap_note"}
@@ -484,33 +489,34 @@ def _duplicate_report_problems(st: Parsed) -> list[Problem]:
         return []
     out = []
     for col in ("doi", "pmid", "nct"):
-        first: dict[str, int] = {}
+        first: dict[tuple[str, str], int] = {}
         for i, v in enumerate(f[col]):
             key = v.strip().lower()
             if not key:
                 continue
-            if key not in first:
-                first[key] = i
+            # a registry id marks a duplicate only within one cohort
+            group = (key, f.at[i, "cohort_id"]) if col == "nct" else (key, "")
+            if group not in first:
+                first[group] = i
                 continue
-            j = first[key]
+            j = first[group]
             a, b = f.loc[j], f.loc[i]
-            declared = (a["cohort_id"] and a["cohort_id"] == b["cohort_id"]) or (
-                a["study_id"] in b["overlap_note"] or b["study_id"] in a["overlap_note"]
-            )
-            if not declared:
-                out.append(
-                    Problem(
-                        st.table.file,
-                        st.lines[i],
-                        col,
-                        v,
-                        "same report entered twice under two ids",
-                        ERROR,
-                        f"{col} also on line {st.lines[j]} ({a['study_id']}) with another "
-                        "cohort_id and no overlap_note naming it; give both the same "
-                        "cohort_id or explain the overlap",
-                    )
+            declared = a["study_id"] in b["overlap_note"] or b["study_id"] in a["overlap_note"]
+            if declared:
+                continue
+            what = f"{col} and cohort_id {a['cohort_id']!r}" if col == "nct" else col
+            out.append(
+                Problem(
+                    st.table.file,
+                    st.lines[i],
+                    col,
+                    v,
+                    "same report entered twice under two ids",
+                    ERROR,
+                    f"same {what} as line {st.lines[j]} ({a['study_id']}); merge the rows, "
+                    "or declare the overlap in overlap_note (name the other study_id)",
                 )
+            )
     return out
 
 
