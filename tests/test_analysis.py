@@ -121,7 +121,7 @@ def test_by_population_and_comparison(plan):
     assert [f.k for f in fits.values()] == [2, 3, 5]
     table = an.results_table(fits, plan)
     assert table["population"].iloc[2].startswith("All patients")
-    assert "for comparison with the paper only" in table["population"].iloc[2]
+    assert "for comparison only" in table["population"].iloc[2]
     assert table["patients"].tolist() == [105, 80, 185]
     # prediction interval only with k >= 3, from t(k-1)
     assert math.isnan(table["pi_low"].iloc[0])

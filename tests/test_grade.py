@@ -348,6 +348,7 @@ def test_display_table_formats_for_readers(plan):
                 "pi_low": None,
                 "pi_high": None,
                 "certainty": "low",
+                "rated_down": "imprecision -1, inconsistency -1",
                 "reasons": "r",
             },
             {
@@ -368,8 +369,12 @@ def test_display_table_formats_for_readers(plan):
     ).reindex(columns=g.SOF_COLUMNS)
     shown = g.display_table(sof, plan)
     assert shown["Studies (patients)"].tolist() == ["3 (1,234)", "0 (0)"]
-    assert shown["Rate"].tolist() == ["50.0%", ""]
-    assert shown["95% CI"].iloc[0] == "40.0% to 60.0%" and shown["95% PI"].iloc[0] == ""
+    assert shown["Rate (95% CI)"].tolist() == ["50.0% (40.0% to 60.0%)", ""]
+    assert shown["95% PI"].iloc[0] == ""
+    assert shown["Certainty"].tolist() == ["⊕⊕◯◯ low", "no evidence"]
+    assert shown["Rated down for"].iloc[0] == "imprecision -1, inconsistency -1"
+    one = g.display_table(sof.assign(population=["Newly diagnosed", "Q"]), plan, "newly_diagnosed")
+    assert "Population" not in one and one["Outcome"].tolist() == ["complete remission"]
 
 
 def test_publication_bias_not_assessable_is_said(plan, clean):

@@ -51,6 +51,27 @@ STYLE = {
     "lines.linewidth": 1.5,
     "svg.fonttype": "path",
 }
+# Fonts of the plots, tried in turn for each character (matplotlib >= 3.6 falls back glyph
+# by glyph), so that study labels in any script are drawn: DejaVu Sans (Latin, Greek,
+# Cyrillic, Arabic; matplotlib ships it), Noto Sans CJK (Chinese, Japanese, Korean; Debian's
+# fonts-noto-cjk) and Unifont Upper (emoji and other symbols; fonts-unifont), both installed
+# by scripts/install_system_deps.sh. Each family maps to the Debian files that hold it.
+FONTS = {
+    "DejaVu Sans": (),
+    "Noto Sans CJK JP": (
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    ),
+    "Unifont Upper": ("/usr/share/fonts/opentype/unifont/unifont_upper.otf",),
+}
+
+
+def _quiet_weight_fallback(record) -> bool:
+    """Logging filter: drop matplotlib's note that a font has no bold face (Unifont has
+    none; its regular face is the right fallback), which would print under every figure
+    with bold text."""
+    return not record.getMessage().startswith("findfont: Failed to find font weight")
+
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -61,12 +82,35 @@ def _slug(name: str) -> str:
 
 
 def style() -> None:
-    """Apply the book's plot style (palette, sizes) to matplotlib."""
+    """Apply the book's plot style (palette, sizes, fonts) to matplotlib.
+
+    The font list holds the families of :data:`FONTS` found on this machine, and only
+    those: a family that is missing is left out rather than named (matplotlib would warn
+    about it on every figure). Without the fallback fonts, a character that DejaVu Sans
+    lacks is drawn as a box, with matplotlib's warning naming it.
+    """
+    import logging
+    import os
+
     import matplotlib as mpl
     from cycler import cycler
+    from matplotlib import font_manager
 
     mpl.rcParams.update(STYLE)
     mpl.rcParams["axes.prop_cycle"] = cycler(color=PALETTE)
+    manager = font_manager.fontManager
+    family = []
+    for name, files in FONTS.items():
+        if not any(font.name == name for font in manager.ttflist):
+            # installed after matplotlib cached its list of fonts: register the files
+            for path in filter(os.path.isfile, files):
+                manager.addfont(path)
+        if any(font.name == name for font in manager.ttflist):
+            family.append(name)
+    mpl.rcParams["font.family"] = family or ["sans-serif"]
+    logger = logging.getLogger("matplotlib.font_manager")
+    if _quiet_weight_fallback not in logger.filters:
+        logger.addFilter(_quiet_weight_fallback)
 
 
 class _FigureSaver:
@@ -320,6 +364,18 @@ def download(df: pd.DataFrame, name: str, index=False) -> None:
     stem = _slug(name)
     df.to_csv(Path(f"{stem}.csv"), index=index)
     display(Markdown(_links(stem, ("csv",))))
+
+
+def download_text(text: str, filename: str) -> None:
+    """Offer ``text`` as the file ``filename`` (e.g. ``summary.html``) for download."""
+    from IPython.display import Markdown, display
+
+    stem, dot, ext = filename.rpartition(".")
+    stem = _slug(stem)
+    if not dot or not ext.isalnum():
+        raise ValueError(f"file name {filename!r} needs an extension such as .html")
+    Path(f"{stem}.{ext}").write_text(text, encoding="utf-8")
+    display(Markdown(_links(stem, (ext,))))
 
 
 def table(

@@ -42,6 +42,7 @@ __all__ = [
     "assess",
     "bands_spanned",
     "display_table",
+    "printable_summary",
     "evidence_profile",
     "plain_language",
     "rate_imprecision",
@@ -67,10 +68,13 @@ SOF_COLUMNS = [
     "pi_high",
     "pooled",
     "certainty",
+    "rated_down",
     "reasons",
     "statement",
     "note",
 ]
+# GRADE's certainty symbols (filled circles for the levels reached), as Cochrane tables show.
+SYMBOLS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
 DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
 
 
@@ -119,6 +123,12 @@ class Certainty:
     start: str
     level: str
     domains: tuple[DomainRating, ...] = field(default_factory=tuple)
+
+    @property
+    def rated_down(self) -> str:
+        """The domains that rated down, each with its change ("imprecision -1"), or "none"."""
+        down = [f"{d.domain.replace('_', ' ')} {d.change}" for d in self.domains if d.change < 0]
+        return ", ".join(down) if down else "none"
 
     @property
     def reasons(self) -> str:
@@ -530,6 +540,7 @@ def summary_row(fit, plan: Plan) -> dict:
         "pi_high": het["pi_high"],
         "pooled": fit.pooled,
         "certainty": cert.level,
+        "rated_down": cert.rated_down,
         "reasons": cert.reasons,
         "statement": plain_language(profile, cert, plan),
         "note": fit.note,
@@ -557,20 +568,40 @@ def summary_of_findings(
     return pd.DataFrame(rows).reindex(columns=SOF_COLUMNS)
 
 
-def display_table(sof: pd.DataFrame, plan: Plan) -> pd.DataFrame:
-    """The summary-of-findings table as a reader sees it: one text column per item.
+def display_table(sof: pd.DataFrame, plan: Plan, population: str | None = None) -> pd.DataFrame:
+    """The summary-of-findings table as a reader scans it: one short text column per item.
 
-    Rates and intervals in percent with one decimal (``review.book`` formatting); the raw
-    numbers stay in the frame :func:`summary_of_findings` returns.
+    Parameters
+    ----------
+    sof : DataFrame
+        :func:`summary_of_findings`.
+    plan : Plan
+    population : str, optional
+        Keep the rows of one population (its key, e.g. ``relapsed_refractory``); all rows,
+        with a Population column, by default.
+
+    Returns
+    -------
+    DataFrame
+        Outcome, [Population], Studies (patients), Rate (CI), PI, Certainty (GRADE symbols
+        and level) and the domains that rated it down; rates in percent with one decimal
+        (``review.book`` formatting). The full reasons and unrounded numbers stay in ``sof``.
     """
     from review import book
 
     level = f"{100 * plan.level:g}%"
+    if population is not None:
+        sof = sof[sof["population"] == plan.population(population)["label"]]
 
-    def interval(row, low, high):
-        if pd.isna(row.get(low)) or pd.isna(row.get(high)):
+    def rate(row):
+        if pd.isna(row["estimate"]):
             return ""
-        return book.fmt_interval((row[low], row[high]))
+        return f"{book.fmt_pct(row['estimate'])} ({book.fmt_interval((row['ci_low'], row['ci_high']))})"
+
+    def interval(row):
+        if pd.isna(row["pi_low"]) or pd.isna(row["pi_high"]):
+            return ""
+        return book.fmt_interval((row["pi_low"], row["pi_high"]))
 
     out = pd.DataFrame(
         {
@@ -579,11 +610,72 @@ def display_table(sof: pd.DataFrame, plan: Plan) -> pd.DataFrame:
             "Studies (patients)": [
                 f"{k} ({book.fmt_int(n)})" for k, n in zip(sof["k"], sof["patients"], strict=True)
             ],
-            "Rate": [book.fmt_pct(e) if pd.notna(e) else "" for e in sof["estimate"]],
-            f"{level} CI": [interval(r, "ci_low", "ci_high") for _, r in sof.iterrows()],
-            f"{level} PI": [interval(r, "pi_low", "pi_high") for _, r in sof.iterrows()],
-            "Certainty": sof["certainty"],
-            "Reasons": sof["reasons"],
+            f"Rate ({level} CI)": [rate(r) for _, r in sof.iterrows()],
+            f"{level} PI": [interval(r) for _, r in sof.iterrows()],
+            "Certainty": [f"{SYMBOLS[c]} {c}" if c in SYMBOLS else c for c in sof["certainty"]],
+            "Rated down for": sof["rated_down"].fillna(""),
         }
     )
-    return out
+    if population is not None:
+        out = out.drop(columns="Population")
+    return out.reset_index(drop=True)
+
+
+_PRINT_CSS = """
+body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; margin: 1.5cm; }
+h1 { font-size: 16pt; } h2 { font-size: 12pt; margin-top: 1.2em; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 0.8em; }
+th, td { border-bottom: 1px solid #999; padding: 3px 6px; text-align: left; vertical-align: top; }
+th { border-bottom: 2px solid #333; }
+p.meta { color: #444; }
+@media print { body { margin: 0; } h2 { break-after: avoid; } tr { break-inside: avoid; } }
+"""
+
+
+def printable_summary(sof: pd.DataFrame, plan: Plan, status: dict | None = None) -> str:
+    """The summary of findings as one self-contained HTML page, laid out for printing.
+
+    Parameters
+    ----------
+    sof : DataFrame
+        :func:`summary_of_findings`.
+    plan : Plan
+    status : dict, optional
+        Version and dates (:func:`review.release.status`); read from the data by default.
+
+    Returns
+    -------
+    str
+        An HTML document (inline style, no scripts, every text escaped): the version line,
+        one table per population, the plain-language statements and the reasons for each
+        rating.
+    """
+    import html
+
+    from review import release
+
+    status = status or release.status()
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>Summary of findings: inotuzumab ozogamicin in adult ALL</title>",
+        f"<style>{_PRINT_CSS}</style></head><body>",
+        "<h1>Inotuzumab ozogamicin in adult ALL: summary of findings</h1>",
+        f'<p class="meta">Version {esc(str(status["version"]))}; data as of '
+        f"{esc(str(status['data_date']))}; last search {esc(str(status['search_date']))}; "
+        f"data hash {esc(str(status['data_hash']))}. Certainty of evidence by GRADE, "
+        f"starting at {esc(plan['grade']['starting_level'])} and rated down by rule.</p>",
+    ]
+    for pop in [*plan.strata, plan.comparison]:
+        shown = display_table(sof, plan, pop["key"])
+        parts.append(f"<h2>{esc(pop['label'])}</h2>")
+        parts.append(shown.to_html(index=False, escape=True, border=0))
+    stated = sof[sof["certainty"] != "no evidence"]
+    parts.append("<h2>In plain language</h2><ul>")
+    parts += [f"<li>{esc(str(text))}</li>" for text in stated["statement"]]
+    parts.append("</ul><h2>Why each rating</h2>")
+    reasons = sof[["outcome_name", "population", "certainty", "reasons"]]
+    parts.append(reasons.to_html(index=False, escape=True, border=0))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
