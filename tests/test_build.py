@@ -1,14 +1,13 @@
 """The living-review build: parameter sets, cache, strict book build, safe publication.
 
-The slow tests build the whole book on a copy of ``tests/fixtures/data_small`` (one study's
-author renamed ``<script>alert(1)</script>`` to check that data text stays text) into a
-temporary build folder shared by the module, with ``python -m review build`` exactly as a
-reviewer runs it.
+The slow tests read the whole book built on a copy of ``tests/fixtures/data_small`` (one
+study's author renamed ``<script>alert(1)</script>`` to check that data text stays text),
+with ``python -m review build`` exactly as a reviewer runs it: the session fixture ``site``
+(``conftest.py``, ``_site.py``), built once and shared with ``test_book_metafor.py``.
 """
 
 from __future__ import annotations
 
-import csv
 import html
 import json
 import re
@@ -20,12 +19,13 @@ import time
 from pathlib import Path
 
 import pytest
+from _site import HOSTILE, ROOT
+from _site import edit_rows as _edit_rows
+from _site import run_build as _run
+from _site import tree_hash as _tree_hash
 from review import cache as cache_mod
 from review import params as params_mod
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "tests" / "fixtures" / "data_small"
-HOSTILE = "<script>alert(1)</script>"
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "analysis_plan.yaml")
 
 
@@ -221,50 +221,7 @@ def test_interrupted_entries_are_cleaned(tmp_path):
 # --- the whole build ----------------------------------------------------------------------
 
 
-def _run(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "review", "build", "--data", str(data), "--out", str(out), *extra],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-
-
-def _tree_hash(folder: Path) -> str:
-    return cache_mod.hash_tree(folder.resolve())
-
-
-def _edit_rows(data: Path, table: str, match: dict, changes: dict) -> None:
-    path = data / table
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        fields, rows = reader.fieldnames, list(reader)
-    hit = 0
-    for row in rows:
-        if all(row[k] == v for k, v in match.items()):
-            row.update(changes)
-            hit += 1
-    assert hit, f"no row of {table} matches {match}"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A cold build of the fixture book; returns (data folder, build folder, output)."""
-    base = tmp_path_factory.mktemp("build")
-    data = base / "data"
-    shutil.copytree(FIXTURE, data)
-    _edit_rows(data, "studies.csv", {"study_id": "fx03"}, {"first_author": HOSTILE})
-    out = base / "_build"
-    before = _tree_hash(data)
-    proc = _run(data, out)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert _tree_hash(data) == before, "the build wrote into the data folder"
-    return data, out, proc.stdout
+# the `site` fixture (one cold build of the fixture book per session) is in conftest.py
 
 
 def _copy_build(site, tmp_path: Path) -> Path:
@@ -334,11 +291,11 @@ def test_change_to_one_outcome_reexecutes_only_its_pages(site, tmp_path):
     proc = _run(changed, out)
     assert proc.returncode == 0, proc.stderr
     ran, reused = _ran(proc.stdout), _reused(proc.stdout)
-    assert "outcome[cr]" in ran
-    assert {"outcome[or]", "outcome[mrd-neg]"} <= reused
+    assert {"outcome[cr]", "robustness[cr]"} <= ran
+    assert {"outcome[or]", "outcome[mrd-neg]", "robustness[or]", "survival[os-1y]"} <= reused
     # pages that read the whole data folder run again too; nothing else does
     whole = {p.name for p in params_mod.load_pages(ROOT) if "data" in p.reads}
-    assert ran <= whole | {"outcome[cr]"}
+    assert ran <= whole | {"outcome[cr]", "robustness[cr]"}
 
 
 @pytest.mark.slow
@@ -362,7 +319,9 @@ def test_failing_chapter_keeps_the_previous_site(site, tmp_path):
     book = _book_copy(tmp_path)
     chapter = book / "chapters" / "outcome.md"
     text = chapter.read_text()
-    chapter.write_text(text.replace("loo = mp.leave_one_out(res)", "loo = mp.leave_one_out(None)"))
+    good = "loo = [analysis.leave_one_out(fit, plan) for fit in fits.values()]"
+    assert good in text
+    chapter.write_text(text.replace(good, "loo = mp.leave_one_out(None)"))
     proc = _run(data, out, "--root", str(book))
     assert proc.returncode == 1
     assert "BUILD FAILED" in proc.stderr
