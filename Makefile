@@ -52,7 +52,7 @@ bench: $(STAMP)  ## benchmarks against metafor and pimeta (writes benchmarks/res
 release: $(STAMP)  ## snapshot data and pooled results: make release VERSION=x.y
 	$(PY) -m review release $(VERSION)
 
-system-deps:  ## install R + metafor and Chromium from Debian (needs root)
+system-deps:  ## install R + metafor, Chromium and plot fonts from Debian (needs root)
 	bash scripts/install_system_deps.sh
 
 clean:  ## remove build output (keeps .venv)

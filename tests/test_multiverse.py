@@ -238,3 +238,34 @@ def test_curve_read_choice_for_landmarks_only(plan, pool):
     rows["id_role"] = "best"
     choices = {c.id: set(c.index) for c in mv.data_choices(rows, plan)}
     assert choices["no_curve_read"] == {0, 2} and choices["primary"] == {0, 1, 2}
+
+
+def test_spec_curve_draws_data_labels_as_text_within_the_figure():
+    """Choice labels name studies (text from the data): a mathtext-like label is drawn as
+    typed, a very long one is cut, and the figure keeps its width."""
+    import matplotlib.pyplot as plt
+
+    labels = ["Variant: Dollarhide $\\badmacro{x}$ 2018, responders",
+              "Variant: Longbottom" + "x" * 240 + " 2019, responders", "Primary set"]  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "outcome": "CR",
+            "population": "all",
+            "estimate": [0.4, 0.5, 0.6],
+            "ci_low": [0.3, 0.4, 0.5],
+            "ci_high": [0.5, 0.6, 0.7],
+            "data_label": labels,
+            "data_choice": ["v1", "v2", "primary"],
+            "model_label": "Logit, REML, z",
+            "model": "glmm",
+        }
+    )
+    top, bottom = mv.spec_curve(frame, outcome="CR", population="all")
+    fig = top.figure
+    fig.canvas.draw()
+    shown = [t.get_text() for t in bottom.get_yticklabels()]
+    assert labels[0] in shown and labels[2] in shown
+    (cut,) = [s for s in shown if s.startswith("Variant: Long")]
+    assert "\u2026" in cut and cut.endswith("2019, responders")
+    assert fig.get_tightbbox(fig.canvas.get_renderer()).width <= fig.get_figwidth() + 0.05
+    plt.close(fig)

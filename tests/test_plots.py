@@ -214,3 +214,53 @@ def test_study_labels_are_drawn_verbatim(label):
     shown = [t.get_text() for t in ax.texts]
     assert label in shown
     plt.close(ax.figure)
+
+
+LONG = "Longbottom" + "x" * 240 + " 2019 (ref 107)"
+
+
+def _tight_width_in(fig) -> float:
+    """Width in inches of the figure as saved with ``bbox_inches="tight"``."""
+    fig.canvas.draw()
+    return fig.get_tightbbox(fig.canvas.get_renderer()).width
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_long_label_is_cut_in_its_column_not_widening_the_figure(compact):
+    """A label longer than its column ends before the next column, on one line, with an
+    ellipsis and its end kept; the saved figure stays as wide as it was made."""
+    res = mp.meta_prop([3, 5, 8], [10, 12, 20], labels=[LONG, "b\nc", "d"])
+    ax = mp.forest_plot(res, compact=compact)
+    fig = ax.figure
+    assert _tight_width_in(fig) <= fig.get_figwidth() + 0.05
+    texts = {t.get_text(): t for t in ax.texts}
+    (cut,) = [s for s in texts if s.startswith("Long")]
+    assert "\u2026" in cut and cut.endswith("(ref 107)") and len(cut) < 60
+    assert "b c" in texts  # one line
+    renderer = fig.canvas.get_renderer()
+    label_right = texts[cut].get_window_extent(renderer).x1
+    if compact:  # nothing beside the label: it ends before the scale
+        scale_left = _scale(ax).get_window_extent(renderer).x0
+        assert label_right < scale_left
+    else:  # ends before the events/total column, which is right-aligned
+        counts = texts["3/10"].get_window_extent(renderer)
+        assert label_right < counts.x0
+
+
+def test_long_labels_cut_in_subgroup_and_leave_one_out_plots():
+    labels = [LONG, "b", "c", "d"]
+    sub = mp.subgroup_analysis([3, 5, 8, 6], [10, 12, 20, 15], groups=list("aabb"), labels=labels)
+    res = mp.meta_prop([3, 5, 8, 6], [10, 12, 20, 15], labels=labels)
+    for ax in (mp.subgroup_forest_plot(sub), mp.leave_one_out_plot(res)):
+        assert _tight_width_in(ax.figure) <= ax.figure.get_figwidth() + 0.05
+        assert any("\u2026" in t.get_text() for t in ax.texts)
+
+
+def test_shorten_keeps_what_fits():
+    from metaprop.plotting import shorten
+
+    assert shorten("Study A", 200) == "Study A"
+    assert shorten("a  b\n c", 200) == "a b c"
+    cut = shorten(LONG, 100)
+    assert cut.startswith("Long") and cut.endswith("(ref 107)") and "\u2026" in cut
+    assert shorten(LONG, 1) == "\u2026"  # no room at all: the ellipsis alone

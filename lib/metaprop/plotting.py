@@ -8,7 +8,9 @@ and the interval column only, 5 inches wide, legible at phone width.
 
 The forest-type plots draw their text columns on ``ax`` (its frame hidden) and the
 intervals on an inset axes that spans the middle of ``ax`` and shares its rows, so the
-whole table stays inside the axes it was given: ``ax.child_axes[0]`` is the scale.
+whole table stays inside the axes it was given: ``ax.child_axes[0]`` is the scale. A study
+label too long for its column is written on one line and cut in the middle with an
+ellipsis (:func:`shorten`), so that it never runs into the next column or widens the figure.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ import numpy as np
 
 from metaprop.transforms import transform
 
-__all__ = ["OKABE_ITO", "forest_plot", "funnel_plot", "leave_one_out_plot", "subgroup_forest_plot"]
+__all__ = [
+    "OKABE_ITO",
+    "forest_plot",
+    "funnel_plot",
+    "leave_one_out_plot",
+    "shorten",
+    "subgroup_forest_plot",
+]
 
 OKABE_ITO = {
     "black": "#000000",
@@ -49,6 +58,89 @@ _LAYOUTS = {
     True: ([(0.0, "left"), None, (0.70, "left"), None], (0.37, 0.68), 5.0),
 }
 _EN_DASH = "\u2013"
+_ELLIPSIS = "\u2026"
+
+
+# --------------------------------------------------------------------------------------
+# text that comes from the data
+
+
+def _text_width(s: str, fontsize: float, weight="normal") -> float:
+    """Width in points of ``s`` drawn as plain text (no mathtext) in the current fonts."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    prop = FontProperties(size=fontsize, weight=weight)
+    return text_to_path.get_text_width_height_descent(s, prop, ismath=False)[0]
+
+
+def shorten(text, width: float, *, fontsize: float = FONT, weight="normal") -> str:
+    """``text`` on one line, cut in the middle to at most ``width`` points wide.
+
+    Parameters
+    ----------
+    text : str
+        A label (any object is converted with ``str``). Runs of white space, line breaks
+        included, become one space.
+    width : float
+        Room in points (1/72 inch) at which the text is drawn.
+    fontsize : float
+        Font size in points.
+    weight : str or int
+        Font weight, as matplotlib takes it (``"normal"``, ``"bold"``).
+
+    Returns
+    -------
+    str
+        The text itself when it fits; otherwise its start and its end joined by an
+        ellipsis (U+2026), as many characters as fit, a little more of the end than of
+        the start: labels differ there (a year, a reference number, a variant).
+
+    Notes
+    -----
+    Widths are measured with the fonts of the current matplotlib settings (font
+    fallback included), without mathtext, as the plots here draw data text.
+
+    Examples
+    --------
+    >>> from metaprop.plotting import shorten
+    >>> shorten("Smith   2019  (ref 4)", 200)
+    'Smith 2019 (ref 4)'
+    >>> shorten("Longbottom" + "x" * 200 + " 2019 (ref 107)", 120)
+    'Longbottomxx…(ref 107)'
+    """
+    s = " ".join(str(text).split())
+
+    def fits(t: str, room: float) -> bool:
+        return _text_width(t, fontsize, weight) <= room
+
+    if fits(s, width):
+        return s
+    # the end: the longest run of whole words that takes at most 60% of the room, or, when
+    # not even the last word does, as many of its last characters as do
+    room = 0.6 * width
+    words = [i + 1 for i, c in enumerate(s) if c == " "]
+    start = next((i for i in words if fits(_ELLIPSIS + s[i:], room)), None)
+    if start is None:
+        start = len(s) - _longest(len(s) - 1, lambda k: fits(_ELLIPSIS + s[len(s) - k :], room))
+    tail = s[start:]
+    # the start: as many characters as fit before the ellipsis
+    head = _longest(
+        len(s) - len(tail) - 1, lambda k: fits(s[:k].rstrip() + _ELLIPSIS + tail, width)
+    )
+    return s[:head].rstrip() + _ELLIPSIS + tail
+
+
+def _longest(n: int, ok) -> int:
+    """The largest k in 0..n with ``ok(k)`` (``ok`` true up to some k, false above)."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 # --------------------------------------------------------------------------------------
@@ -78,6 +170,9 @@ class _Table:
     def __init__(self, ax, n_rows, compact=False):
         self.ax = ax
         self.columns, scale_span, _ = _LAYOUTS[compact]
+        self.scale_x0 = scale_span[0]
+        # width of ax in points, for fitting labels to their column
+        self.width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72.0
         ax.set_axis_off()
         ax.set_xlim(0.0, 1.0)
         ax.set_ylim(-(n_rows - 0.4), 1.0)  # headroom for two-line headers
@@ -98,6 +193,26 @@ class _Table:
         kw.setdefault("fontsize", FONT)
         # Cell text can come from data (study labels): never parse it as mathtext.
         self.ax.text(x, -row, s, ha=ha, va="center", transform=self.trans, parse_math=False, **kw)
+
+    def label(self, row, s, beside="", indent="", heading=False, **kw):
+        """Text from the data (a study label, a group name) in the first column.
+
+        One line, cut in the middle (:func:`shorten`) to end before ``beside``, the text of
+        the row's second column, or before the interval scale when the row has none; a
+        ``heading`` (a row with nothing else in it) may run across the scale.
+        """
+        kw.setdefault("fontsize", FONT)
+        size = kw["fontsize"]
+        if heading:
+            right = self.columns[2][0] * self.width_pt
+        elif beside and self.columns[1] is not None:
+            right = self.columns[1][0] * self.width_pt - _text_width(beside, size)
+        else:
+            right = self.scale_x0 * self.width_pt
+        room = right - self.columns[0][0] * self.width_pt - 0.8 * size  # a gap of 0.8 em
+        weight = kw.get("fontweight", "normal")
+        room -= _text_width(indent, size, weight) if indent else 0.0
+        self.text(row, 0, indent + shorten(s, room, fontsize=size, weight=weight), **kw)
 
     def header(self, cells):
         """Bold column headings in row 0, bottom-aligned on the rule below them."""
@@ -289,7 +404,8 @@ def forest_plot(
     -----
     Square areas are proportional to the model weights (equal when the model has none,
     as the GLMM). Intervals are drawn on the proportion scale; a percentage column
-    prints estimate (low-high).
+    prints estimate (low-high). A label longer than its column is cut in the middle
+    (``metaprop.plotting.shorten``); ``res.labels`` holds it whole.
 
     References
     ----------
@@ -331,9 +447,10 @@ def forest_plot(
     rows = np.arange(1, res.k + 1)
     tab = tab.iloc[order].reset_index(drop=True)
     for row, rec in zip(rows, tab.itertuples(index=False), strict=True):
-        t.text(row, 0, str(rec.label))
+        counts = f"{int(rec.events)}/{int(rec.total)}" if has_counts else ""
+        t.label(row, rec.label, beside=counts)
         if has_counts:
-            t.text(row, 1, f"{int(rec.events)}/{int(rec.total)}")
+            t.text(row, 1, counts)
         t.text(row, 2, _interval_text(rec.proportion, rec.ci_low, rec.ci_high, digits))
         if has_weights:
             t.text(row, 3, f"{rec.weight_pct:.1f}%")
@@ -440,14 +557,15 @@ def subgroup_forest_plot(
     row = 1
     lows, highs, study_rows, studies = [], [], [], []
     for name, res in levels:
-        t.text(row, 0, str(name), fontweight="bold")
+        t.label(row, name, heading=True, fontweight="bold")
         row += 1
         tab = res.studies(ci=ci)
         rows = np.arange(row, row + res.k)
         for r, rec in zip(rows, tab.itertuples(index=False), strict=True):
-            t.text(r, 0, "  " + str(rec.label))
-            if res.events is not None:
-                t.text(r, 1, f"{int(rec.events)}/{int(rec.total)}")
+            counts = f"{int(rec.events)}/{int(rec.total)}" if res.events is not None else ""
+            t.label(r, rec.label, beside=counts, indent="  ")
+            if counts:
+                t.text(r, 1, counts)
             t.text(r, 2, _interval_text(rec.proportion, rec.ci_low, rec.ci_high, digits))
             if np.isfinite(rec.weight_pct):
                 t.text(r, 3, f"{rec.weight_pct:.1f}%")
@@ -556,7 +674,7 @@ def leave_one_out_plot(
     t.rule(-0.5)
     rows = np.arange(1, k + 1)
     for r, rec in zip(rows, loo.itertuples(index=False), strict=True):
-        t.text(r, 0, str(rec.label))
+        t.label(r, rec.label)
         t.text(r, 2, _interval_text(rec.estimate, rec.ci_low, rec.ci_high, digits))
         t.text(r, 3, f"{rec.i2:.0f}%")
     y = -rows.astype(float)

@@ -72,6 +72,7 @@ def _quiet_weight_fallback(record) -> bool:
     with bold text."""
     return not record.getMessage().startswith("findfont: Failed to find font weight")
 
+
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

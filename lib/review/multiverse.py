@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import metaprop as mp
 import numpy as np
 import pandas as pd
+from metaprop.plotting import shorten
 
 from review import analysis
 from review.plan import ModelSpec, Plan
@@ -328,10 +329,18 @@ def run_rows(
         # a variant of a study outside this population leaves the primary set unchanged
         primary = next((set(s.index) for s in sets if s.id == "primary"), set())
         sets = [s for s in sets if not (s.id.startswith("variant:") and set(s.index) == primary)]
+        # what describes each set is the same under every model: computed once
+        described = {}
+        for s in sets:
+            rows = df.loc[list(s.index)]
+            described[s.id] = {
+                "k": len(rows),
+                "patients": analysis.patients(rows, plan),
+                "studies": ";".join(rows[plan.col("study")].astype(str)),
+            }
         for spec in models:
             fitted = fitter(df, sets, spec, plan)
             for s in sets:
-                rows = df.loc[list(s.index)]
                 base = {
                     "outcome": outcome,
                     "population": pop["key"],
@@ -339,9 +348,7 @@ def run_rows(
                     "data_label": s.label,
                     "model": spec.id,
                     "model_label": spec.label,
-                    "k": len(rows),
-                    "patients": analysis.patients(rows, plan),
-                    "studies": ";".join(rows[plan.col("study")].astype(str)),
+                    **described[s.id],
                 }
                 fit = fitted.get(s.id, {"note": "fewer than two studies: not pooled"})
                 records.append(base | fit)
@@ -422,6 +429,12 @@ def influence_table(frame: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(out, columns=columns)
 
 
+# the choice labels under the specification curve: their size, and the most room they take
+# (the plan's own labels fit whole; a label naming a study with a long name is cut)
+LABEL_PT = 8
+LABEL_ROOM_IN = 3.2
+
+
 def spec_curve(
     frame: pd.DataFrame,
     *,
@@ -457,9 +470,17 @@ def spec_curve(
     data_labels = list(dict.fromkeys(sub["data_label"]))
     model_labels = list(dict.fromkeys(sub["model_label"]))
     if axes is None:
-        height = 2.6 + 0.22 * (len(data_labels) + len(model_labels))
+        # as wide as the forest plots (7 in, shown at about the width of the text); the
+        # choice labels take their room from the axes (constrained layout) instead of
+        # widening the figure
+        height = 2.6 + 0.24 * (len(data_labels) + len(model_labels))
         _, axes = plt.subplots(
-            2, 1, sharex=True, figsize=(5.5, height), gridspec_kw={"height_ratios": [1.2, 1]}
+            2,
+            1,
+            sharex=True,
+            figsize=(7.0, height),
+            gridspec_kw={"height_ratios": [1.2, 1]},
+            layout="constrained",
         )
     top, bottom = axes
     x = np.arange(len(sub))
@@ -486,7 +507,10 @@ def spec_curve(
         hit = sub[column] == label
         bottom.scatter(x[hit], np.full(hit.sum(), i), s=8, color="#000000")
     bottom.axhline(len(model_labels) - 0.5, color="#999999", lw=0.6)
-    bottom.set_yticks(range(len(rows)), rows, fontsize=8)
+    # a data choice names a study, whose label comes from the data: drawn as text (never
+    # mathtext), cut in the middle where it is longer than the room for labels
+    shown = [shorten(label, LABEL_ROOM_IN * 72, fontsize=LABEL_PT) for label in rows]
+    bottom.set_yticks(range(len(rows)), shown, fontsize=LABEL_PT, parse_math=False)
     bottom.invert_yaxis()
     bottom.set_xlabel("Specifications, sorted by estimate")
     return top, bottom
