@@ -149,7 +149,7 @@ def test_interrupted_build_keeps_site_then_rebuilds(work, signum, target, stage)
     again = run_build(data, out)
     _assert_ok(again)
     assert _published(out) != before
-    assert expected in _site_csv(out, "CR-studies.csv"), "the rebuilt site shows old CR data"
+    assert expected in _site_csv(out, "CR-rows.csv"), "the rebuilt site shows old CR data"
     assert tree_hash(data) == data_before
 
 

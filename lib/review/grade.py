@@ -596,7 +596,8 @@ def display_table(sof: pd.DataFrame, plan: Plan, population: str | None = None) 
     def rate(row):
         if pd.isna(row["estimate"]):
             return ""
-        return f"{book.fmt_pct(row['estimate'])} ({book.fmt_interval((row['ci_low'], row['ci_high']))})"
+        ci = book.fmt_interval((row["ci_low"], row["ci_high"]))
+        return f"{book.fmt_pct(row['estimate'])} ({ci})"
 
     def interval(row):
         if pd.isna(row["pi_low"]) or pd.isna(row["pi_high"]):
