@@ -276,6 +276,15 @@ def forest(fit, plan, **kwargs):
     return ax
 
 
+def for_page(df: pd.DataFrame, plan) -> pd.DataFrame:
+    """A table of one outcome's page: population keys as their labels, no outcome column."""
+    out = df.drop(columns=["outcome"], errors="ignore")
+    if "population" in out:
+        labels = {p["key"]: p["label"] for p in [*plan.strata, plan.comparison]}
+        out["population"] = out["population"].map(lambda v: labels.get(v, v))
+    return out
+
+
 def fit_sentence(fit, plan) -> str:
     """What one population's analysis found, in one or two sentences of plain text.
 
