@@ -226,14 +226,14 @@ def test_studies_page_draws_the_flow_and_its_tables(executed):
 
 
 @pytest.mark.slow
-def test_provenance_page_shows_quotes_as_text(executed):
+def test_provenance_page_shows_quotes_as_text(executed, hostile_data):
     nb = executed["provenance"]
     html = _outputs(nb, "text/html")
     assert "<details><summary>quote</summary>" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert HOSTILE not in html
     glued = _glued(nb)
-    ds = data.load(FIXTURE)
+    ds = data.load(hostile_data)  # the data the pages ran on
     assert glued["prov_numbers"] == book.fmt_int(len(ds.outcomes))
     assert glued["prov_missing"] == book.fmt_int(len(ds.missing))
     assert "missing-by-study.csv" in nb["_files"]
