@@ -8,6 +8,7 @@ there (a fresh clone without the shared folder).
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import metaprop as mp
@@ -325,3 +326,20 @@ def test_flow_of_the_living_update_is_computed_from_the_log(ds):
         c = f.counts
         assert c["records_identified_databases"] + c["records_identified_registers"] == len(rounds)
         assert c["reports_included"] == int((rounds["decision"] == "include").sum())
+
+
+def test_load_skips_validation_only_of_the_bytes_the_build_validated(tmp_path, monkeypatch):
+    from review import release, validate
+
+    folder = tmp_path / "data"
+    shutil.copytree(FIXTURE, folder)
+    calls = []
+    real_run = validate.run
+    monkeypatch.setattr(validate, "run", lambda root: calls.append(root) or real_run(root))
+    monkeypatch.setenv("REVIEW_DATA_VALIDATED", release.data_hash(folder, short=False))
+    data.load(folder)
+    assert calls == []  # the build checked these very bytes
+    with open(folder / "studies.csv", "a", encoding="utf-8") as fh:
+        fh.write("\n")  # any change: the claim no longer holds
+    data.load(folder)
+    assert calls == [folder.resolve()]

@@ -128,15 +128,16 @@ class _FigureSaver:
 
     def __call__(self) -> None:
         import matplotlib.pyplot as plt
-        from IPython.display import Markdown, display
+        from IPython.display import Image, Markdown, display
 
         for number in plt.get_fignums():
             fig = plt.figure(number)
             self.count += 1
             stem = f"{self.prefix}-figure-{self.count}"
-            display(fig)
+            # the page shows the saved PNG itself: one rendering fewer than display(fig)
             fig.savefig(f"{stem}.png")
             fig.savefig(f"{stem}.svg")
+            display(Image(filename=f"{stem}.png"))
             plt.close(fig)
             display(Markdown(_links(stem, ("png", "svg"))))
         self.backend_flush()  # nothing left to show; clears the backend's list of figures

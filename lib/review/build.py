@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import fnmatch
 import hashlib
 import html
 import json
@@ -151,6 +152,18 @@ def page_keys(
                     by_outcome = outcome_row_hashes(opts.data_dir)
                 # an outcome with no rows yet still gets a key (its page shows no study)
                 parts["reads:outcome"] = by_outcome.get(page.parameters["outcome"], "no rows")
+            elif token.startswith("outcome:"):
+                if by_outcome is None:
+                    by_outcome = outcome_row_hashes(opts.data_dir)
+                pattern = token.removeprefix("outcome:")
+                codes = sorted(c for c in by_outcome if fnmatch.fnmatchcase(c, pattern))
+                # with no row yet, the other tables still count (as for one outcome)
+                parts[f"reads:{token}"] = [by_outcome[c] for c in codes] or reads["data"]
+            elif token.startswith("data:"):
+                table = opts.data_dir / token.removeprefix("data:")
+                parts[f"reads:{token}"] = (
+                    cache_mod.sha256_file(table) if table.is_file() else "absent"
+                )
             elif token in reads:
                 parts[f"reads:{token}"] = reads[token]
             else:
@@ -168,6 +181,9 @@ def _run_pages(
         return failures
     from review.execute import PageFailed, execute_page  # papermill & co. only when needed
 
+    # validated before any page runs: the kernels need not check the same bytes again
+    validated_hash = release.data_hash(opts.data_dir, short=False)
+
     workers = max(1, min(opts.jobs, len(todo)))
     # spawn: a clean interpreter per worker, no state copied from this process
     ctx = multiprocessing.get_context("spawn")
@@ -177,7 +193,12 @@ def _run_pages(
             for page, key in todo:
                 tmp = store.new_entry()
                 future = pool.submit(
-                    execute_page, str(opts.root), page, str(opts.data_dir), str(tmp)
+                    execute_page,
+                    str(opts.root),
+                    page,
+                    str(opts.data_dir),
+                    str(tmp),
+                    validated_hash,
                 )
                 running[future] = (page, key, tmp)
                 _say(f"  run     {page.name}")

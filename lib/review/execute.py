@@ -96,7 +96,9 @@ def finish_notebook(nb: nbformat.NotebookNode, page: Page) -> None:
             cell.metadata["tags"] = [*tags, "remove-cell"]
 
 
-def execute_page(root: str, page: Page, data_dir: str, entry: str) -> float:
+def execute_page(
+    root: str, page: Page, data_dir: str, entry: str, validated_hash: str | None = None
+) -> float:
     """Run ``page`` into the folder ``entry``; return the seconds it took.
 
     Parameters
@@ -110,6 +112,10 @@ def execute_page(root: str, page: Page, data_dir: str, entry: str) -> float:
     entry : str
         Empty folder that receives ``index.ipynb`` and every file the chapter writes; it is
         also the kernel's working directory.
+    validated_hash : str, optional
+        Hash of the data folder (``review.release.data_hash``) that the build has just
+        validated; the chapter's ``review.data.load`` then skips validating those same
+        bytes again (it still validates if the folder's hash differs).
 
     Raises
     ------
@@ -127,6 +133,7 @@ def execute_page(root: str, page: Page, data_dir: str, entry: str) -> float:
         REVIEW_DATA_DIR=str(Path(data_dir).resolve()),
         REVIEW_BOOK_ROOT=str(Path(root).resolve()),
         PYDEVD_DISABLE_FILE_VALIDATION="1",  # silence debugger start-up noise
+        REVIEW_DATA_VALIDATED=validated_hash or "",
     )
     output = Path(entry) / NOTEBOOK
     with kernel_env, tempfile.TemporaryDirectory(prefix="review-input-") as tmp:

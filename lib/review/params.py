@@ -24,8 +24,11 @@ PARAMS_FILE = Path("chapters") / "_params.yml"
 TOC_FILE = Path("_toc.yml")
 
 # What a chapter may declare in `reads`: the rows of its outcome, every table in data/,
-# the release snapshots, or a file of the repository named by its relative path.
+# the release snapshots, or a file of the repository named by its relative path; and, with
+# a suffix, the rows of the outcomes whose codes match a pattern (`outcome:AE_*`) or one
+# table of the data folder (`data:studies.csv`).
 READ_TOKENS = ("outcome", "data", "releases")
+READ_PREFIXES = ("outcome:", "data:")
 # What the build may fill in when it renders a page (not when it runs): ``status`` gives the
 # MyST substitutions ``{{ status_version }}``, ``{{ status_data_date }}``, ... so that a page
 # showing the version need not run again each time the data change.
@@ -118,8 +121,12 @@ def load_pages(root: Path) -> list[Page]:
             raise ParamsError(f"{where}: no file chapters/{chapter}.md")
         reads = tuple(entry.get("reads", ()))
         for token in reads:
-            if token not in READ_TOKENS and not (root / token).is_file():
-                raise ParamsError(f"{where}: reads {token!r}, neither {READ_TOKENS} nor a file")
+            known = token in READ_TOKENS or token.startswith(READ_PREFIXES)
+            if not known and not (root / token).is_file():
+                raise ParamsError(
+                    f"{where}: reads {token!r}, neither {READ_TOKENS}, "
+                    f"{' or '.join(p + '...' for p in READ_PREFIXES)} nor a file"
+                )
         render = tuple(entry.get("render", ()))
         if set(render) - set(RENDER_TOKENS):
             raise ParamsError(f"{where}: render {render!r}: only {RENDER_TOKENS}")
