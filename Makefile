@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock book test test-fast lint format validate bench release clean system-deps
+.PHONY: help venv lock book test test-fast lint format validate bench release links clean system-deps
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ bench: $(STAMP)  ## benchmarks against metafor and pimeta (writes benchmarks/res
 
 release: $(STAMP)  ## snapshot data and pooled results: make release VERSION=x.y
 	$(PY) -m review release $(VERSION)
+
+links: $(STAMP)  ## check external links (DOIs, sources, site links); needs the network
+	$(PY) scripts/check_external_links.py --site _build/html --data data
 
 system-deps:  ## install R + metafor, Chromium and plot fonts from Debian (needs root)
 	bash scripts/install_system_deps.sh
