@@ -157,8 +157,8 @@ def page_keys(
                     by_outcome = outcome_row_hashes(opts.data_dir)
                 pattern = token.removeprefix("outcome:")
                 codes = sorted(c for c in by_outcome if fnmatch.fnmatchcase(c, pattern))
-                # with no row yet, the other tables still count (as for one outcome)
-                parts[f"reads:{token}"] = [by_outcome[c] for c in codes] or reads["data"]
+                # no matching row yet: nothing to show, as for one outcome with no rows
+                parts[f"reads:{token}"] = [by_outcome[c] for c in codes] or "no rows"
             elif token.startswith("data:"):
                 table = opts.data_dir / token.removeprefix("data:")
                 parts[f"reads:{token}"] = (
