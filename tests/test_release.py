@@ -180,3 +180,21 @@ def test_release_command_validates_then_snapshots(data, capsys):
     assert (data / release.RELEASES / "2.0" / release.MANIFEST).is_file()
     assert cli.main(["release", "2.0", "--data", str(data)]) == 1
     assert "exists already" in capsys.readouterr().err
+
+
+def test_a_released_version_is_compared_with_the_release_before_it(data):
+    release.make_release("1.0", data, ROOT, today=DAY)
+    first = release.diff_from_last(data, ROOT)
+    # the data are release 1.0 itself: nothing earlier, so everything counts as new
+    assert first.last is None and first.current["version"] == "1.0"
+    assert "the first of this living review" in first.summary()
+    assert list(dict.fromkeys(first.history["version"])) == ["1.0"]
+    fields, rows = _rows(data / "outcomes.csv")
+    row = next(r for r in rows if r["outcome"] == "CR" and r["primary"] == "true")
+    row["events"] = str(int(row["events"]) - 3)
+    _write(data / "outcomes.csv", fields, rows)
+    release.make_release("1.1", data, ROOT, today=DAY)
+    second = release.diff_from_last(data, ROOT)
+    assert second.last["version"] == "1.0" and second.current["version"] == "1.1"
+    assert second.counts()["fields_corrected"] == "1"
+    assert list(dict.fromkeys(second.history["version"])) == ["1.0", "1.1"]

@@ -372,6 +372,12 @@ class Diff:
 
     def summary(self) -> str:
         """One sentence: what this version is compared with."""
+        if self.last is None and "unreleased" not in self.current["version"]:
+            return (
+                f"This is release {self.current['version']}, the first of this living review: "
+                "there is no earlier version to compare with, so every table row below counts "
+                "as added and every pooled result as new."
+            )
         if self.last is None:
             return (
                 "No version has been released yet, so everything below is new: every table "
@@ -389,7 +395,12 @@ def diff_from_last(data_dir: Path | None = None, root: Path | None = None) -> Di
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     root = Path(root) if root is not None else default_root()
     releases = list_releases(data_dir)
-    last = releases[-1] if releases else None
+    now = status(data_dir)
+    # data that are exactly the last release: what changed is what that release changed,
+    # so the comparison is with the release before it (none for the first release)
+    released = bool(releases) and releases[-1]["data_hash"] == data_hash(data_dir, short=False)
+    earlier = releases[:-1] if released else releases
+    last = earlier[-1] if earlier else None
     current = pooled_results(data_dir, root)
     if last is None:
         with tempfile.TemporaryDirectory() as empty:
@@ -402,8 +413,8 @@ def diff_from_last(data_dir: Path | None = None, root: Path | None = None) -> Di
         pd.read_csv(Path(m["path"]) / POOLED).assign(version=m["version"], date=m["date"])
         for m in releases
     ]
-    now = status(data_dir)
-    frames.append(current.assign(version=now["version"], date=now["data_date"]))
+    if not released:
+        frames.append(current.assign(version=now["version"], date=now["data_date"]))
     hist = pd.concat(frames, ignore_index=True)
     hist = hist[(hist["subgroup_by"] == "all")].reset_index(drop=True)
     return Diff(last, now, tables, pooled_changes(old, current), hist)
