@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -48,3 +49,34 @@ def require_tool(name: str) -> str:
     if path is None:
         tool_missing(f"{name} not found on PATH; `make system-deps` installs it")
     return path
+
+
+def run_r(script, *args, timeout: float = 300) -> None:
+    """Run an R script with ``Rscript``; skip (locally) / fail (CI) without R or a package.
+
+    Parameters
+    ----------
+    script : path-like
+        The R script.
+    *args : path-like or str
+        Its command-line arguments (typically an input and an output file).
+    timeout : float
+        Seconds before the run is abandoned.
+
+    Raises
+    ------
+    pytest.fail.Exception
+        When the script fails for another reason (its standard error is shown).
+    """
+    rscript = require_tool("Rscript")
+    run = subprocess.run(
+        [rscript, str(script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if run.returncode != 0:
+        if "there is no package called" in run.stderr:
+            tool_missing(f"R lacks a package the cross-check needs: {run.stderr.strip()}")
+        pytest.fail(f"Rscript failed ({run.returncode}):\n{run.stderr}")

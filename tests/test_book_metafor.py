@@ -34,7 +34,6 @@ import json
 import math
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -42,7 +41,7 @@ import pandas as pd
 import pytest
 import tolerances as tol
 from _site import FIXTURE, ROOT, edit_rows
-from _tools import require_tool, tool_missing
+from _tools import run_r
 from review import analysis, crosscheck, data, params
 from review.plan import load_plan
 
@@ -174,28 +173,17 @@ def test_pinned_output_comes_from_this_script_and_input():
     assert source["control"] == {"threshold": 1e-12, "tol": 1e-12, "maxiter": 10000}
 
 
-def _run_metafor(rscript: str, input_path: Path, output_path: Path) -> dict:
-    run = subprocess.run(
-        [rscript, str(SCRIPT), str(input_path), str(output_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if run.returncode != 0:
-        if "there is no package called" in run.stderr:
-            tool_missing(f"R lacks a package the cross-check needs: {run.stderr.strip()}")
-        pytest.fail(f"Rscript failed ({run.returncode}):\n{run.stderr}")
+def _run_metafor(input_path: Path, output_path: Path) -> dict:
+    run_r(SCRIPT, input_path, output_path)
     return json.loads(output_path.read_text(encoding="utf-8"))
 
 
 @pytest.mark.needs_r
 def test_exporter_and_metafor_reproduce_the_pin(tmp_path):
     """Re-running the exporter and the R script on the fixture gives the pinned file."""
-    rscript = require_tool("Rscript")
     input_path = tmp_path / INPUT_PATH.name
     crosscheck.write_input(FIXTURE, input_path, label=DATA_LABEL)
-    fresh = _run_metafor(rscript, input_path, tmp_path / OUTPUT_PATH.name)
+    fresh = _run_metafor(input_path, tmp_path / OUTPUT_PATH.name)
     src, pinned_src = fresh["source"], PINNED["source"]
     assert src["script_md5"] == pinned_src["script_md5"]
     assert src["input_md5"] == pinned_src["input_md5"]
@@ -451,7 +439,6 @@ def _variant(folder: Path) -> Path:
 
 @pytest.mark.needs_r
 def test_fallback_single_study_and_all_event_variant_agree_with_metafor(tmp_path):
-    rscript = require_tool("Rscript")
     folder = _variant(tmp_path / "data")
     input_path = tmp_path / "input.json"
     doc = crosscheck.write_input(folder, input_path)
@@ -459,7 +446,7 @@ def test_fallback_single_study_and_all_event_variant_agree_with_metafor(tmp_path
     assert by_id["VOD-newly_diagnosed"]["model"]["id"] == PLAN.fallback.id
     assert by_id["MRD_neg-newly_diagnosed"]["single"] == "exact"
     assert {"events": 100, "total": 100, "study": "fx10"} in by_id["OR-all"]["studies"]
-    results = _run_metafor(rscript, input_path, tmp_path / "output.json")["results"]
+    results = _run_metafor(input_path, tmp_path / "output.json")["results"]
     book = _book_values(folder)
     problems = []
     for ref in results:

@@ -8,7 +8,6 @@ and (``needs_r``) seeded random datasets run through live ``rma.glmm``.
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import metaprop as mp
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tolerances as tol
-from _tools import require_tool, tool_missing
+from _tools import run_r
 from metaprop.glmm import fit_glmm
 from reference import datasets
 
@@ -170,22 +169,11 @@ LIVE_JOBS = _live_glmm_jobs()
 
 @pytest.fixture(scope="module")
 def live_glmm(tmp_path_factory) -> dict:
-    rscript = require_tool("Rscript")
     work = tmp_path_factory.mktemp("live_glmm")
     script, jobs_path, out_path = work / "run.R", work / "jobs.json", work / "out.json"
     script.write_text(LIVE_R)
     jobs_path.write_text(json.dumps({"jobs": LIVE_JOBS}))
-    run = subprocess.run(
-        [rscript, str(script), str(jobs_path), str(out_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if run.returncode != 0:
-        if "there is no package called" in run.stderr:
-            tool_missing(f"R lacks a package the cross-check needs: {run.stderr.strip()}")
-        pytest.fail(f"Rscript failed ({run.returncode}):\n{run.stderr}")
+    run_r(script, jobs_path, out_path)
     return {r["id"]: r for r in json.loads(out_path.read_text())["results"]}
 
 

@@ -10,7 +10,6 @@ with metafor and jsonlite: skipped locally without them, a failure in CI.
 from __future__ import annotations
 
 import json
-import subprocess
 import warnings
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import metaprop as mp
 import numpy as np
 import pytest
 import tolerances as tol
-from _tools import require_tool, tool_missing
+from _tools import run_r
 
 pytestmark = pytest.mark.needs_r
 
@@ -93,21 +92,10 @@ def _jobs() -> list[dict]:
 @pytest.fixture(scope="module")
 def metafor_results(tmp_path_factory) -> dict:
     """Every job fitted by metafor, in one Rscript process; results keyed by job id."""
-    rscript = require_tool("Rscript")
     work = tmp_path_factory.mktemp("live_metafor")
     jobs_path, out_path = work / "jobs.json", work / "results.json"
     jobs_path.write_text(json.dumps({"jobs": _jobs()}))
-    run = subprocess.run(
-        [rscript, str(SCRIPT), str(jobs_path), str(out_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if run.returncode != 0:
-        if "there is no package called" in run.stderr:
-            tool_missing(f"R lacks a package the cross-check needs: {run.stderr.strip()}")
-        pytest.fail(f"Rscript failed ({run.returncode}):\n{run.stderr}")
+    run_r(SCRIPT, jobs_path, out_path)
     results = json.loads(out_path.read_text())["results"]
     return {r["id"]: r for r in results}
 

@@ -12,13 +12,12 @@ The ``needs_r`` test at the end repeats the comparison on seeded random datasets
 from __future__ import annotations
 
 import json
-import subprocess
 
 import metaprop as mp
 import numpy as np
 import pytest
 import tolerances as tol
-from _tools import require_tool, tool_missing
+from _tools import run_r
 from reference import case_id, cases, params
 
 DIAGNOSTICS = ("leave1out", "cumulative", "egger_rma", "egger_lm", "begg")
@@ -312,22 +311,11 @@ LIVE_JOBS = _live_jobs()
 @pytest.fixture(scope="module")
 def live_results(tmp_path_factory) -> dict:
     """Every live job run through metafor in one Rscript call, keyed by job id."""
-    rscript = require_tool("Rscript")
     work = tmp_path_factory.mktemp("live_diagnostics")
     script, jobs_path, out_path = work / "run.R", work / "jobs.json", work / "out.json"
     script.write_text(LIVE_R)
     jobs_path.write_text(json.dumps({"jobs": LIVE_JOBS}))
-    run = subprocess.run(
-        [rscript, str(script), str(jobs_path), str(out_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if run.returncode != 0:
-        if "there is no package called" in run.stderr:
-            tool_missing(f"R lacks a package the cross-check needs: {run.stderr.strip()}")
-        pytest.fail(f"Rscript failed ({run.returncode}):\n{run.stderr}")
+    run_r(script, jobs_path, out_path)
     return {r["id"]: r for r in json.loads(out_path.read_text())["results"]}
 
 
