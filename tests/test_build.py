@@ -140,6 +140,20 @@ def test_sentences_say_what_was_pooled_or_why_not():
     assert "not run: 3 studies, fewer than the 10" in skipped
 
 
+def test_table_cells_join_a_rate_and_its_interval():
+    import pandas as pd
+    from review import book
+
+    df = pd.DataFrame({"k": [3, 0], "patients": [1234, 0], "i2": [85.2, None],
+                       "lo": [60.0, None], "hi": [95.0, None]})  # fmt: skip
+    assert book.studies_column(df) == ["3 (1,234)", "0 (0)"]
+    assert book.rate_column(df, "i2", "lo", "hi", scale=100, digits=0) == [
+        "85% (60.0% to 95.0%)",
+        "",
+    ]
+    assert book.interval_column(df, "lo", "hi", scale=100) == ["60.0% to 95.0%", ""]
+
+
 def test_subgroup_table_says_when_the_moderator_test_is_not_estimable():
     import metaprop as mp
     from review import book

@@ -413,6 +413,30 @@ def table(
     display(Markdown(_links(stem, ("csv",))))
 
 
+def interval_column(df: pd.DataFrame, low: str, high: str, scale: float = 1.0) -> list[str]:
+    """``df[low]`` to ``df[high]`` (divided by ``scale``) as percentages; "" where missing."""
+    return [
+        "" if pd.isna(lo) or pd.isna(hi) else fmt_interval((lo / scale, hi / scale))
+        for lo, hi in zip(df[low], df[high], strict=True)
+    ]
+
+
+def rate_column(
+    df: pd.DataFrame, estimate: str, low: str, high: str, scale: float = 1.0, digits: int = 1
+) -> list[str]:
+    """A rate with its interval in one cell, ``72.6% (65.1% to 79.0%)``; "" where missing."""
+    bounds = interval_column(df, low, high, scale)
+    return [
+        "" if pd.isna(est) else f"{fmt_pct(est / scale, digits)} ({ci})"
+        for est, ci in zip(df[estimate], bounds, strict=True)
+    ]
+
+
+def studies_column(df: pd.DataFrame) -> list[str]:
+    """Studies and patients in one cell: ``3 (1,234)``."""
+    return [f"{k} ({fmt_int(n)})" for k, n in zip(df["k"], df["patients"], strict=True)]
+
+
 def results(df: pd.DataFrame, name: str, plan) -> None:
     """Show a results table of :func:`review.analysis.results_table` as a reader reads it.
 
@@ -423,34 +447,14 @@ def results(df: pd.DataFrame, name: str, plan) -> None:
     from IPython.display import HTML, Markdown, display
 
     level = f"{100 * plan.level:g}%"
-
-    def interval(row, low, high, scale=1.0):
-        if pd.isna(row[low]) or pd.isna(row[high]):
-            return ""
-        return fmt_interval((row[low] / scale, row[high] / scale))
-
     shown = pd.DataFrame(
         {
             "Population": df["population"],
-            "Studies (patients)": [
-                f"{k} ({fmt_int(n)})" for k, n in zip(df["k"], df["patients"], strict=True)
-            ],
-            f"Rate ({level} CI)": [
-                ""
-                if pd.isna(r["estimate"])
-                else f"{fmt_pct(r['estimate'])} ({interval(r, 'ci_low', 'ci_high')})"
-                for _, r in df.iterrows()
-            ],
-            f"{level} prediction interval": [
-                interval(r, "pi_low", "pi_high") for _, r in df.iterrows()
-            ],
+            "Studies (patients)": studies_column(df),
+            f"Rate ({level} CI)": rate_column(df, "estimate", "ci_low", "ci_high"),
+            f"{level} prediction interval": interval_column(df, "pi_low", "pi_high"),
             "τ²": [fmt_num(t) if pd.notna(t) else "" for t in df["tau2"]],
-            "I² (CI)": [
-                ""
-                if pd.isna(r["i2"])
-                else f"{fmt_pct(r['i2'] / 100, 0)} ({interval(r, 'i2_ci_low', 'i2_ci_high', 100)})"
-                for _, r in df.iterrows()
-            ],
+            "I² (CI)": rate_column(df, "i2", "i2_ci_low", "i2_ci_high", scale=100, digits=0),
             "Model": df["model"],
             "Note": df["note"].fillna(""),
         }

@@ -593,26 +593,13 @@ def display_table(sof: pd.DataFrame, plan: Plan, population: str | None = None) 
     if population is not None:
         sof = sof[sof["population"] == plan.population(population)["label"]]
 
-    def rate(row):
-        if pd.isna(row["estimate"]):
-            return ""
-        ci = book.fmt_interval((row["ci_low"], row["ci_high"]))
-        return f"{book.fmt_pct(row['estimate'])} ({ci})"
-
-    def interval(row):
-        if pd.isna(row["pi_low"]) or pd.isna(row["pi_high"]):
-            return ""
-        return book.fmt_interval((row["pi_low"], row["pi_high"]))
-
     out = pd.DataFrame(
         {
             "Outcome": sof["outcome_name"],
             "Population": sof["population"],
-            "Studies (patients)": [
-                f"{k} ({book.fmt_int(n)})" for k, n in zip(sof["k"], sof["patients"], strict=True)
-            ],
-            f"Rate ({level} CI)": [rate(r) for _, r in sof.iterrows()],
-            f"{level} PI": [interval(r) for _, r in sof.iterrows()],
+            "Studies (patients)": book.studies_column(sof),
+            f"Rate ({level} CI)": book.rate_column(sof, "estimate", "ci_low", "ci_high"),
+            f"{level} PI": book.interval_column(sof, "pi_low", "pi_high"),
             "Certainty": [f"{SYMBOLS[c]} {c}" if c in SYMBOLS else c for c in sof["certainty"]],
             "Rated down for": sof["rated_down"].fillna(""),
         }
