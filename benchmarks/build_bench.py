@@ -46,6 +46,12 @@ def build(data: Path, out: Path, root: Path) -> tuple[float, str]:
     return seconds, proc.stdout
 
 
+def phases(log: str) -> dict[str, float]:
+    """Seconds of the build's phases, as its log reports them (validated, executed, rendered)."""
+    found = re.findall(r"^\s+(validated|executed|rendered) in ([0-9.]+) s", log, flags=re.M)
+    return {name: float(seconds) for name, seconds in found}
+
+
 def change_one_row(data: Path, outcome: str) -> str:
     """Lower by one the events of the first primary row of ``outcome`` that has any."""
     path = data / "outcomes.csv"
@@ -78,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="build-bench-") as tmp:
         data, out = Path(tmp) / "data", Path(tmp) / "_build"
         shutil.copytree(args.data, data, ignore=shutil.ignore_patterns("releases"))
-        cold, _ = build(data, out, args.root)
+        cold, cold_log = build(data, out, args.root)
         nochange, _ = build(data, out, args.root)
         study = change_one_row(data, args.outcome)
         one, log = build(data, out, args.root)
@@ -91,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         "one_outcome_ratio": round(one / cold, 3),
         "changed": f"{args.outcome} events of {study}",
         "reexecuted": ran,
+        "phases_cold": phases(cold_log),
+        "phases_one_outcome": phases(log),
     }
     checks = {
         "cold <= 90 s": cold <= TARGETS["cold_s"],

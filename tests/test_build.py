@@ -312,6 +312,47 @@ def test_change_to_one_outcome_reexecutes_only_its_pages(site, tmp_path):
     assert ran <= whole | {"outcome[cr]", "robustness[cr]"}
 
 
+def _shown_sentences(out: Path, page: str) -> list[str]:
+    text = (out / "html" / "chapters" / "outcome" / page / "index.html").read_text()
+    return [html.unescape(t) for t in re.findall(r'class="pasted-text">([^<]*)<', text)]
+
+
+def _pooled_sentence(data: Path, outcome: str) -> str:
+    from review import analysis, book
+    from review import data as data_mod
+    from review.plan import load_plan
+
+    plan = load_plan()
+    fits = analysis.by_population(data_mod.outcome(outcome, data_dir=data), plan)
+    return book.fit_sentence(fits["all"], plan)
+
+
+@pytest.mark.slow
+def test_rendered_pages_follow_the_data_there_and_back(site, tmp_path):
+    """A change shows on its page and in every banner; going back to earlier data (whose
+    executed pages are still cached) shows the earlier numbers again, not the last render's."""
+    from review import release
+
+    data, out = site[0], _copy_build(site, tmp_path)
+    changed = tmp_path / "data"
+    shutil.copytree(data, changed)
+    _edit_rows(changed, "outcomes.csv", {"study_id": "fx03", "outcome": "CR"}, {"events": "51"})
+    before, after = _pooled_sentence(data, "CR"), _pooled_sentence(changed, "CR")
+    assert before != after
+    or_page = out / "html" / "chapters" / "outcome" / "or" / "index.html"
+
+    for folder, sentence, gone in ((changed, after, before), (data, before, after)):
+        proc = _run(folder, out)
+        assert proc.returncode == 0, proc.stderr
+        shown = _shown_sentences(out, "cr")
+        assert sentence in shown and gone not in shown, folder
+        status = release.status(folder)
+        for page in params_mod.load_pages(ROOT):
+            text = (out / "html" / f"{page.docname}.html").read_text(encoding="utf-8")
+            assert f"data hash <code>{status['data_hash']}</code>" in text, (folder, page.name)
+        assert or_page.is_file()
+
+
 @pytest.mark.slow
 def test_corrupted_cache_entry_is_recomputed(site, tmp_path):
     data, out = site[0], _copy_build(site, tmp_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import metaprop as mp
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -124,3 +125,22 @@ def test_adhoc_is_knha_with_the_scaling_factor_floored_at_one(data, measure, met
         p = 2 * stats.t.sf(abs(z.estimate_t / z.se_t), z.k - 1)
         assert np.isclose(ah.pvalue, p, rtol=1e-8, atol=1e-300)
     assert ah.se_t >= z.se_t * (1 - 1e-12)
+
+
+@given(
+    st.lists(st.integers(0, 6), min_size=3, max_size=40),
+    st.lists(st.integers(0, 6), min_size=3, max_size=40),
+)
+@settings(max_examples=200, deadline=None)
+@example([1, 2, 3], [3, 2, 1])
+@example([1, 1, 2, 2], [1, 2, 2, 3])
+def test_kendall_tau_b_equals_scipy(xs, ys):
+    # few distinct values: ties in either sample, the case the tie correction is for
+    from metaprop.smallstudy import _kendall_tau_b
+
+    n = min(len(xs), len(ys))
+    x, y = np.array(xs[:n], dtype=float), np.array(ys[:n], dtype=float)
+    if np.unique(x).size < 2 or np.unique(y).size < 2:
+        return  # tau-b undefined: begg_test refuses such data before computing it
+    expected = stats.kendalltau(x, y, variant="b").statistic
+    assert _kendall_tau_b(x, y) == pytest.approx(expected, rel=1e-12, abs=1e-14)

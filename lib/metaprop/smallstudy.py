@@ -315,6 +315,24 @@ def _kendall_exact_cdf(n: int) -> np.ndarray:
     return np.cumsum(dist)
 
 
+def _kendall_tau_b(x: np.ndarray, y: np.ndarray) -> float:
+    """Kendall's tau-b of two samples, from all pairs (k is small: k^2 signs).
+
+    Equal to ``scipy.stats.kendalltau(x, y, variant="b").statistic`` (the tests check it);
+    written out because importing scipy.stats takes most of a second, more than a page of
+    the review spends on everything else it pools.
+    """
+    n = x.size
+    s = np.sum(np.sign(x[:, None] - x[None, :]) * np.sign(y[:, None] - y[None, :])) / 2.0
+    pairs = n * (n - 1) / 2.0
+
+    def tied_pairs(values: np.ndarray) -> float:
+        _, counts = np.unique(values, return_counts=True)
+        return float(np.sum(counts * (counts - 1)) / 2.0)
+
+    return float(s / np.sqrt((pairs - tied_pairs(x)) * (pairs - tied_pairs(y))))
+
+
 def begg_test(res) -> RankTestResult:
     """Begg and Mazumdar's rank correlation test (metafor ``ranktest``).
 
@@ -368,9 +386,7 @@ def begg_test(res) -> RankTestResult:
             "Kendall's tau is undefined: every study has the same "
             + ("sampling variance" if np.unique(v).size == 1 else "standardised effect")
         )
-    from scipy import stats  # imported here: scipy.stats costs 0.2 s at import of metaprop
-
-    tau = float(stats.kendalltau(ystar, v, variant="b").statistic)
+    tau = _kendall_tau_b(ystar, v)
     ties = min(np.unique(ystar).size, np.unique(v).size) < n
     if not ties and n < 171:
         # exact: T = number of concordant pairs (R cor.test, exact = TRUE)

@@ -118,16 +118,37 @@ class _FigureSaver:
     """After each cell: show each figure it drew, save it as PNG and SVG, link the files.
 
     Replaces the inline backend's own post-execute display, so that each figure's links sit
-    right under it; the backend's hook is still called afterwards to reset its state.
+    right under it. A page that draws nothing never imports pyplot (half a second): the
+    backend registers its hook when the first figure is made, and the first call that finds
+    a figure unregisters that hook and calls it itself afterwards, to reset its state.
     """
 
-    def __init__(self, prefix: str, backend_flush):
+    def __init__(self, prefix: str, shell):
         self.prefix = _slug(prefix)
         self.count = 0
-        self.backend_flush = backend_flush
+        self.shell = shell
+        self.backend_flush = None  # the inline backend's hook, once replaced
+        self.inline = True  # False when figures go to another backend: leave them to it
+
+    def _take_over_display(self) -> bool:
+        """Unregister the inline backend's hook (once); False if it is not active."""
+        if self.backend_flush is None and self.inline:
+            from matplotlib_inline.backend_inline import flush_figures
+
+            try:
+                self.shell.events.unregister("post_execute", flush_figures)
+            except ValueError:
+                self.inline = False
+            else:
+                self.backend_flush = flush_figures
+        return self.inline
 
     def __call__(self) -> None:
-        import matplotlib.pyplot as plt
+        import sys
+
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None or not plt.get_fignums() or not self._take_over_display():
+            return
         from IPython.display import Image, Markdown, display
 
         for number in plt.get_fignums():
@@ -159,23 +180,13 @@ def setup(prefix: str = "page") -> None:
     prefix : str
         Start of the figure file names (``<prefix>-figure-1.png``), e.g. the outcome code.
     """
-    import matplotlib.pyplot as plt  # activates the inline backend and its display hook
-
     style()
     from IPython import get_ipython
 
     shell = get_ipython()
     if shell is None:  # plain Python (tests, scripts): style only
         return
-    from matplotlib_inline.backend_inline import flush_figures
-
-    plt.close(plt.figure())  # make sure the backend, and its display hook, are loaded
-    plt.close("all")
-    try:
-        shell.events.unregister("post_execute", flush_figures)
-    except ValueError:  # the inline backend is not active: nothing to replace
-        return
-    shell.events.register("post_execute", _FigureSaver(prefix, flush_figures))
+    shell.events.register("post_execute", _FigureSaver(prefix, shell))
 
 
 def fmt_pct(p: float, digits: int = 1) -> str:

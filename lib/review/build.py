@@ -10,7 +10,9 @@
    papermill, in parallel;
 4. unless the published site already shows exactly these pages, assemble the executed
    pages in a fresh source folder and render them with Jupyter Book, strictly (warnings
-   are errors, references checked);
+   are errors, references checked), into a new site folder that starts as a copy of the
+   published one, so that Sphinx writes only the pages that changed; then write the
+   version banner into every page;
 5. point ``<build>/html`` at the new site in one atomic step.
 
 Any failure (invalid data, a notebook that raises, a Sphinx warning, an interruption)
@@ -20,19 +22,23 @@ and where. Nothing under the data folder is written.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import fnmatch
 import hashlib
 import html
 import json
+import math
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import string
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -43,8 +49,11 @@ import yaml
 from review import cache as cache_mod
 from review import params as params_mod
 from review import release, site
+from review.execute import PageFailed, execute_page, preload
 
 OUTCOME_TABLE = "outcomes.csv"
+CONVERTED = ".chapters"  # in the build folder: the chapters converted to notebooks
+TIMINGS = ".timings.json"  # in the build folder: seconds each page took when it last ran
 # Book files copied next to the executed pages (the toc is generated, not copied).
 BOOK_FILES = ("references.bib",)
 BOOK_DIRS = ("_static", "_templates")
@@ -81,6 +90,11 @@ def _say(message: str) -> None:
     print(message, flush=True)
 
 
+def _validated_before(record: Path, fingerprint: str) -> bool:
+    """True when ``record`` says these data were validated by this code before."""
+    return record.is_file() and record.read_text() == fingerprint
+
+
 def validate_data(data_dir: Path, record: Path | None = None, fingerprint: str = "") -> None:
     """Check the data; raise BuildError naming the folder when they fail.
 
@@ -90,16 +104,18 @@ def validate_data(data_dir: Path, record: Path | None = None, fingerprint: str =
     """
     if not data_dir.is_dir():
         raise BuildError(f"data folder {data_dir} does not exist")
-    if record is not None and record.is_file() and record.read_text() == fingerprint:
+    if record is not None and _validated_before(record, fingerprint):
         _say(f"Data unchanged since they were last validated ({fingerprint[:12]})")
         return
     from review import validate  # pandera: only when there is something to check
 
     _say(f"Validating {data_dir}")
+    start = time.perf_counter()
     if validate.main([str(data_dir)]):
         raise BuildError(f"data in {data_dir} failed validation (errors listed above)")
     if record is not None:
         record.write_text(fingerprint)
+    _say(f"  validated in {time.perf_counter() - start:.1f} s")
 
 
 def outcome_row_hashes(data_dir: Path) -> dict[str, str]:
@@ -172,63 +188,127 @@ def page_keys(
     return keys
 
 
+@contextlib.contextmanager
+def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """Processes that execute pages, started at once (each imports papermill & co.).
+
+    Spawned, not forked: a clean interpreter per worker, no state copied from this process.
+    Leaving the block with an exception (an interruption, a failed check) stops the workers
+    at once (their kernels exit with them) rather than waiting for the pages they run.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=ctx,
+        initializer=preload,
+    )
+    pool.submit(int)  # a first task starts every worker (spawned workers start together)
+    try:
+        yield pool
+    except BaseException:
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def _run_pages(
-    opts: Options, todo: list[tuple[params_mod.Page, str]], store: cache_mod.Cache
+    opts: Options,
+    todo: list[tuple[params_mod.Page, str]],
+    store: cache_mod.Cache,
+    timings: dict[str, float],
+    pool: ProcessPoolExecutor,
 ) -> list[str]:
-    """Execute pages in parallel, commit each success to the cache; return failure messages."""
+    """Execute pages in ``pool``, commit each success to the cache; return failure messages.
+
+    The pages start longest first, by the seconds each took when it last ran (``timings``,
+    updated here; a page never timed starts first), so that no long page starts last.
+    """
     failures = []
-    if not todo:
-        return failures
-    from review.execute import PageFailed, execute_page  # papermill & co. only when needed
+    todo = sorted(todo, key=lambda item: -timings.get(item[0].name, math.inf))
 
     # validated before any page runs: the kernels need not check the same bytes again
     validated_hash = release.data_hash(opts.data_dir, short=False)
-
-    workers = max(1, min(opts.jobs, len(todo)))
-    # spawn: a clean interpreter per worker, no state copied from this process
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        running = {}
-        try:
-            for page, key in todo:
-                tmp = store.new_entry()
-                future = pool.submit(
-                    execute_page,
-                    str(opts.root),
-                    page,
-                    str(opts.data_dir),
-                    str(tmp),
-                    validated_hash,
-                )
-                running[future] = (page, key, tmp)
-                _say(f"  run     {page.name}")
-            while running:
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    page, key, tmp = running.pop(future)
-                    try:
-                        seconds = future.result()
-                    except (PageFailed, BrokenProcessPool) as exc:
-                        failures.append(
-                            str(exc)
-                            if isinstance(exc, PageFailed)
-                            else (f"{page.name}: {page.source}: the worker process died ({exc})")
-                        )
-                        _say(f"  FAILED  {page.name}")
-                        shutil.rmtree(tmp, ignore_errors=True)
-                        continue
-                    info = {"page": page.name, "seconds": round(seconds, 2)}
-                    store.commit(tmp, key, info)
-                    _say(f"  done    {page.name} in {seconds:.1f} s")
-        except BaseException:
-            # interrupted: stop the workers now (their kernels exit with them) rather than
-            # wait for the pages they run, and drop their half-written cache entries
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
-            store.clean_temporary()
-            raise
+    running = {}
+    try:
+        for page, key in todo:
+            tmp = store.new_entry()
+            future = pool.submit(
+                execute_page,
+                str(opts.root),
+                page,
+                str(opts.data_dir),
+                str(tmp),
+                validated_hash,
+                str(opts.out / CONVERTED),
+            )
+            running[future] = (page, key, tmp)
+            _say(f"  run     {page.name}")
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                page, key, tmp = running.pop(future)
+                try:
+                    seconds = future.result()
+                except (PageFailed, BrokenProcessPool) as exc:
+                    failures.append(
+                        str(exc)
+                        if isinstance(exc, PageFailed)
+                        else (f"{page.name}: {page.source}: the worker process died ({exc})")
+                    )
+                    _say(f"  FAILED  {page.name}")
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    continue
+                timings[page.name] = round(seconds, 2)
+                info = {"page": page.name, "seconds": round(seconds, 2)}
+                store.commit(tmp, key, info)
+                _say(f"  done    {page.name} in {seconds:.1f} s")
+    except BaseException:
+        store.clean_temporary()  # the half-written entries of the pages that were running
+        raise
     return failures
+
+
+# Files of a site that no build writes to while the frame key stays the same (MathJax, which
+# sphinx-mathjax-offline copies only when its bytes differ, i.e. when the package changes).
+LINKED = ("_static/mathjax/",)
+
+
+def _copy_site(site_dir: Path, new: Path) -> None:
+    """Copy the published site to start a new one, keeping file times (Sphinx compares them).
+
+    Sphinx writes changed files in place, so a new site holds copies, not links to the
+    published one; the only exception is :data:`LINKED`, hard-linked (a quarter of a second
+    less), whose files a render finds identical and leaves alone.
+    """
+    source = site_dir.resolve()
+
+    def copy(src: str, dst: str) -> None:
+        if Path(src).relative_to(source).as_posix().startswith(LINKED):
+            os.link(src, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, new, copy_function=copy)
+
+
+def _read_timings(path: Path) -> dict[str, float]:
+    """Seconds each page took when it last ran; empty if the record is missing or damaged."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(record, dict):
+        return {}
+    return {k: float(v) for k, v in record.items() if isinstance(v, int | float)}
+
+
+def _write_json(path: Path, value) -> None:
+    """Write ``value`` as JSON in one rename, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
+    os.replace(tmp, path)
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
@@ -236,16 +316,49 @@ def _copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, copy_function=shutil.copy2, dirs_exist_ok=True)
 
 
-def _book_config(opts: Options, status: dict) -> dict:
-    """The book's ``_config.yml`` with the version banner shown on every page."""
+# The banner on every page. Sphinx gets a fixed placeholder (a changing config value would
+# make it write every page again); the build fills in the status after rendering.
+BANNER_OPEN = '<span class="review-status">'
+BANNER_CLOSE = "</span>"
+_BANNER = re.compile(re.escape(BANNER_OPEN) + "(.*?)" + re.escape(BANNER_CLOSE), re.S)
+
+
+def _book_config(opts: Options) -> dict:
+    """The book's ``_config.yml`` with the placeholder of the version banner."""
     config = yaml.safe_load((opts.root / "_config.yml").read_text(encoding="utf-8"))
-    # the banner is raw HTML: escape the values, though they come from our own data
-    shown = {k: html.escape(str(v)) for k, v in status.items()}
     config.setdefault("html", {})["announcement"] = (
+        f"{BANNER_OPEN}version, data date and data hash{BANNER_CLOSE}"
+    )
+    return config
+
+
+def banner(status: dict) -> str:
+    """The banner's text (HTML): version, data date and short data hash."""
+    # raw HTML: escape the values, though they come from our own data
+    shown = {k: html.escape(str(v)) for k, v in status.items()}
+    return (
         f"Version {shown['version']} &middot; data as of {shown['data_date']} "
         f"&middot; data hash <code>{shown['data_hash']}</code>"
     )
-    return config
+
+
+def stamp_banner(site_dir: Path, status: dict) -> int:
+    """Write the banner of ``status`` into every page of ``site_dir``; return pages changed.
+
+    Pages Sphinx did not write again still hold the banner of the build before: it is
+    replaced, not only the placeholder.
+    """
+    text = BANNER_OPEN + banner(status) + BANNER_CLOSE
+    changed = 0
+    for page in site_dir.rglob("*.html"):
+        if page.is_relative_to(site_dir / "_static"):
+            continue
+        old = page.read_text(encoding="utf-8")
+        new = _BANNER.sub(lambda _match: text, old)
+        if new != old:
+            page.write_text(new, encoding="utf-8")
+            changed += 1
+    return changed
 
 
 def assemble(
@@ -255,12 +368,19 @@ def assemble(
     entries: dict[str, Path],
     status: dict,
     toc: dict,
+    changed: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """Lay out the Jupyter Book source folder: config, generated toc, executed pages."""
+    """Lay out the Jupyter Book source folder: config, generated toc, executed pages.
+
+    The files of a page keep the times of its cache entry, so that Sphinx reads again only
+    the pages in ``changed`` (those whose entry differs from the last render's): their
+    files are dated now. An entry may be older than the last render (data changed back to
+    what they were before); by date alone Sphinx would keep the last render's page.
+    """
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
-    config = _book_config(opts, status)
+    config = _book_config(opts)
     (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     (src / "_toc.yml").write_text(
         "# Generated by review.build from _toc.yml and chapters/_params.yml\n"
@@ -276,6 +396,10 @@ def assemble(
         target = src / Path(page.docname).parent
         _copy_tree(entries[page.name], target)
         (target / cache_mod.MANIFEST).unlink()
+        if page.name in changed:
+            for path in entries[page.name].rglob("*"):
+                if path.name != cache_mod.MANIFEST:
+                    os.utime(target / path.relative_to(entries[page.name]))
         if "status" in page.render:
             _fill_status(target / params_mod.NOTEBOOK, status)
 
@@ -296,10 +420,14 @@ def _fill_status(notebook: Path, status: dict) -> None:
     nbformat.write(nb, notebook)
 
 
-def site_key(opts: Options, keys: dict[str, str], status: dict) -> str:
-    """Key of the whole site: every page key plus the book's own files."""
-    parts = dict(keys)
-    parts["status"] = json.dumps(status, sort_keys=True)
+def frame_key(opts: Options, environment: str) -> str:
+    """Key of what frames every page: config, table of contents, parameter sets, static files
+    and the installed packages (``environment``: Sphinx, its theme and extensions).
+
+    While it stays the same, a render starts from the published site and Sphinx writes only
+    the pages that changed; when it changes, every page is written again.
+    """
+    parts = {"environment": environment}
     for name in ("_config.yml", "_toc.yml", "chapters/_params.yml", *BOOK_FILES):
         parts[name] = cache_mod.sha256_file(opts.root / name)
     for name in BOOK_DIRS:
@@ -307,8 +435,15 @@ def site_key(opts: Options, keys: dict[str, str], status: dict) -> str:
     return cache_mod.make_key(parts)
 
 
-def _published_key(out: Path) -> str | None:
-    """Key of the site ``out/html`` points at, if it is intact."""
+def site_key(frame: str, keys: dict[str, str], status: dict) -> str:
+    """Key of the whole site: the frame, every page key and the status in the banner."""
+    return cache_mod.make_key(
+        {**keys, "frame": frame, "status": json.dumps(status, sort_keys=True)}
+    )
+
+
+def _published(out: Path) -> dict | None:
+    """Record of the site ``out/html`` points at (its keys and folder), if it is intact."""
     link = out / "html"
     record = out / ".site.json"
     try:
@@ -319,7 +454,7 @@ def _published_key(out: Path) -> str | None:
         return None
     if not (link / "index.html").is_file():
         return None
-    return info["key"]
+    return info
 
 
 def run(opts: Options) -> None:
@@ -334,6 +469,12 @@ def run(opts: Options) -> None:
 
 
 def _run_locked(opts: Options) -> None:
+    with contextlib.ExitStack() as stack:
+        _build(opts, stack)
+
+
+def _build(opts: Options, stack: contextlib.ExitStack) -> None:
+    """The build; ``stack`` closes the worker processes and the renderer it starts."""
     t0 = time.perf_counter()
     out = opts.out
     common = {
@@ -345,7 +486,12 @@ def _run_locked(opts: Options) -> None:
         if opts.data_dir.is_dir()
         else common
     )
-    validate_data(opts.data_dir, out / ".validated", fingerprint)
+    record = out / ".validated"
+    pool = None
+    if opts.data_dir.is_dir() and not _validated_before(record, fingerprint):
+        # new data: pages will run; their workers start (and import papermill) meanwhile
+        pool = stack.enter_context(_worker_pool(opts.jobs))
+    validate_data(opts.data_dir, record, fingerprint)
 
     pages = params_mod.load_pages(opts.root)
     toc = params_mod.expand_toc(opts.root, pages)
@@ -370,31 +516,53 @@ def _run_locked(opts: Options) -> None:
             entries[page.name] = entry
             _say(f"  reused  {page.name} (key {key[:12]})")
 
-    _say(f"Executing {len(todo)} of {len(pages)} pages ({opts.jobs} at a time)")
-    failures = _run_pages(opts, todo, store)
-    if failures:
-        raise BuildError(
-            f"{len(failures)} page(s) failed; the published site is unchanged:\n  "
-            + "\n  ".join(failures)
-        )
-    for page, key in todo:
-        entries[page.name] = store.path(key)
+    renderer = None
+    if todo:
+        # Sphinx loads while the pages run: a new page means a new site
+        renderer = stack.enter_context(site.Renderer())
+        if pool is None:
+            pool = stack.enter_context(_worker_pool(max(1, min(opts.jobs, len(todo)))))
+        _say(f"Executing {len(todo)} of {len(pages)} pages ({opts.jobs} at a time)")
+        t1 = time.perf_counter()
+        timings = _read_timings(out / TIMINGS)
+        try:
+            failures = _run_pages(opts, todo, store, timings, pool)
+        finally:
+            _write_json(out / TIMINGS, timings)
+        if failures:
+            raise BuildError(
+                f"{len(failures)} page(s) failed; the published site is unchanged:\n  "
+                + "\n  ".join(failures)
+            )
+        _say(f"  executed in {time.perf_counter() - t1:.1f} s")
+        for page, key in todo:
+            entries[page.name] = store.path(key)
 
-    key = site_key(opts, keys, status)
-    if _published_key(out) == key:
+    frame = frame_key(opts, common["environment"])
+    key = site_key(frame, keys, status)
+    published = _published(out)
+    if published is not None and published["key"] == key:
         _say(f"Site unchanged: {out / 'html'} is up to date ({time.perf_counter() - t0:.1f} s)")
         return
+    # the published site and Sphinx's saved state are those of the last render: start from
+    # them when the frame is the same, and have Sphinx read and write the changed pages only
+    last = published.get("pages", {}) if published and published.get("frame") == frame else {}
+    changed = {page.name for page in pages if last.get(page.name) != keys[page.name]}
 
     staging = out / ".staging"
     src = staging / "src"
-    assemble(opts, src, pages, entries, status, toc)
+    assemble(opts, src, pages, entries, status, toc, changed)
     sites = out / "sites"
     sites.mkdir(parents=True, exist_ok=True)
     new_site = sites / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-    _say("Rendering with Jupyter Book (strict)")
+    if last:
+        _copy_site(out / "html", new_site)
+    _say(f"Rendering with Jupyter Book (strict): {len(changed)} of {len(pages)} pages changed")
     t1 = time.perf_counter()
+    if renderer is None:
+        renderer = stack.enter_context(site.Renderer())
     try:
-        code, messages = site.render(src, new_site, out / ".doctrees")
+        code, messages = renderer.render(src, new_site, out / ".doctrees")
     except BaseException:  # interrupted: neither half a site nor half a doctree cache
         shutil.rmtree(new_site, ignore_errors=True)
         shutil.rmtree(out / ".doctrees", ignore_errors=True)
@@ -405,11 +573,11 @@ def _run_locked(opts: Options) -> None:
             f"Jupyter Book failed (exit {code}); the published site is unchanged. "
             f"Sources of the failed render: {src}\n{messages}"
         )
+    stamp_banner(new_site, status)
     _say(f"  rendered in {time.perf_counter() - t1:.1f} s")
     site.publish(new_site, out / "html")
-    (out / ".site.json").write_text(
-        json.dumps({"key": key, "site": os.path.relpath(new_site, out)})
-    )
+    record = {"key": key, "site": os.path.relpath(new_site, out), "frame": frame, "pages": keys}
+    _write_json(out / ".site.json", record)
     shutil.rmtree(staging, ignore_errors=True)
     _say(f"Site published: {out / 'html'} ({time.perf_counter() - t0:.1f} s in all)")
 

@@ -30,8 +30,12 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="build folder: site in <out>/html, page cache, doctrees (default: <root>/_build)",
     )
+    # one page more than cores: a kernel spends part of its page waiting (start-up, messages)
     b.add_argument(
-        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="pages run at once"
+        "--jobs",
+        type=int,
+        default=(os.cpu_count() or 1) + 1,
+        help="pages run at once (default: one more than the cores)",
     )
     b.add_argument("--root", type=Path, help="book sources (default: this repository)")
 

@@ -179,6 +179,18 @@ def _quality_totals(q: pd.DataFrame) -> pd.DataFrame:
     return wide[["minors", "jadad"]].reset_index()
 
 
+@functools.lru_cache(maxsize=8)
+def _study_attributes(root: Path, stamp: tuple) -> pd.DataFrame:
+    """Study columns, labels and quality totals of every study, joined once per data folder.
+
+    Every outcome's rows are joined with this table; callers get a merged copy, never it.
+    """
+    ds = _load_cached(root, stamp)
+    studies = ds.studies[STUDY_COLUMNS].copy()
+    studies["label"] = _labels(ds.studies)
+    return studies.merge(_quality_totals(ds.quality), on="study_id", how="left")
+
+
 def _as_of_rows(rows: pd.DataFrame, as_of: str) -> pd.DataFrame:
     """Rows public by ``as_of``, with the primary flag as it stood then.
 
@@ -204,17 +216,35 @@ def _as_of_rows(rows: pd.DataFrame, as_of: str) -> pd.DataFrame:
     return kept
 
 
+def _memo(frame_of):
+    """Make ``frame_of(root, stamp, *args)`` a cached function of ``(data_dir, *args)``.
+
+    Pages ask for the same outcome many times (each population, each summary row): each
+    frame is made once per data folder (as its files stand: ``_stamp``) and arguments, and
+    every caller gets a copy of its own to change.
+    """
+    cached = functools.lru_cache(maxsize=128)(frame_of)
+
+    def frame(data_dir, *args) -> pd.DataFrame:
+        root = Path(data_dir) if data_dir is not None else validate.default_data_dir()
+        return cached(root.resolve(), _stamp(root), *args).copy()
+
+    return frame
+
+
 def _rows(
+    root: Path,
+    stamp: tuple,
     code: str,
     kind: str,
-    data_dir,
     variants: str,
     as_of: str | None,
     runner_ups: bool,
 ) -> pd.DataFrame:
+    """An outcome's rows joined with the study attributes (a new frame)."""
     if variants not in ("primary", "all"):
         raise ValueError("variants must be 'primary' or 'all'")
-    ds = load(data_dir)
+    ds = _load_cached(root, stamp)  # read only here: no copy needed
     kinds = ds.dictionary[
         (ds.dictionary["table"] == "outcomes") & (ds.dictionary["column"] == "outcome")
     ].set_index("code")["type"]
@@ -232,12 +262,10 @@ def _rows(
         rows = rows[rows["study_id"].isin(ds.studies.loc[studies_public, "study_id"])]
     if variants == "primary":
         rows = rows[rows["primary"]]
-    studies = ds.studies[STUDY_COLUMNS].copy()
-    studies["label"] = _labels(ds.studies)
+    studies = _study_attributes(root, stamp)
     if not runner_ups:
         studies = studies[studies["id_role"] != "runner_up"]
     df = rows.merge(studies, on="study_id", how="inner", validate="many_to_one")
-    df = df.merge(_quality_totals(ds.quality), on="study_id", how="left")
     df["available_from"] = df["date_public"]
     df["curve_read"] = df["read_from"] == "km_curve"
     return df
@@ -283,7 +311,12 @@ def outcome(
         id_confidence, available_from, minors, jadad, ...``, ready for
         ``mp.meta_prop(df, events="events", totals="total", labels="label")``.
     """
-    df = _rows(code, "binary", data_dir, variants, as_of, runner_ups)
+    return _outcome_frame(data_dir, code, variants, as_of, runner_ups, complete)
+
+
+@_memo
+def _outcome_frame(root, stamp, code, variants, as_of, runner_ups, complete) -> pd.DataFrame:
+    df = _rows(root, stamp, code, "binary", variants, as_of, runner_ups)
     if complete:
         df = df[df["events"].notna() & df["total"].notna()]
     first = ["study_id", "label", "events", "total", "variant", "primary"]
@@ -305,7 +338,12 @@ def landmark(
     ``curve_read`` (True when read off a Kaplan-Meier curve). No counts: a survival
     percentage is never turned into events.
     """
-    df = _rows(code, "survival", data_dir, variants, as_of, runner_ups)
+    return _landmark_frame(data_dir, code, variants, as_of, runner_ups)
+
+
+@_memo
+def _landmark_frame(root, stamp, code, variants, as_of, runner_ups) -> pd.DataFrame:
+    df = _rows(root, stamp, code, "survival", variants, as_of, runner_ups)
     for pct, frac in (
         ("estimate_pct", "estimate"),
         ("ci_low_pct", "ci_low"),

@@ -8,18 +8,21 @@ the run succeeded.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import tempfile
 import time
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
-
-import jupytext
-import nbformat
+from typing import TYPE_CHECKING
 
 from review.params import NOTEBOOK, Page
+
+if TYPE_CHECKING:
+    import nbformat
 
 KERNEL = "python3"
 
@@ -75,6 +78,43 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = old
 
 
+def preload() -> None:
+    """Import what executing a page needs (a worker does this when it starts, before it has
+    a page to run)."""
+    import jupyter_client.manager  # noqa: F401
+    import nbformat  # noqa: F401
+    import papermill  # noqa: F401
+
+
+def chapter_notebook(source: Path, converted: Path | None = None) -> nbformat.NotebookNode:
+    """The chapter ``source`` (MyST Markdown) as a notebook.
+
+    With ``converted``, a folder, the conversion is kept there under the hash of the
+    chapter's text and of the jupytext version, and read back while neither changes: a
+    worker that finds it need not import jupytext (a quarter of a second).
+    """
+    import nbformat
+
+    if converted is None:
+        import jupytext
+
+        return jupytext.read(source)
+    text = source.read_bytes()
+    name = hashlib.sha256(text + metadata.version("jupytext").encode()).hexdigest()
+    kept = converted / f"{name}.ipynb"
+    try:
+        return nbformat.read(kept, as_version=4)
+    except (OSError, ValueError):  # not converted yet, or a damaged file: convert again
+        import jupytext
+
+        nb = jupytext.reads(text.decode("utf-8"), fmt=source.suffix.lstrip("."))
+        converted.mkdir(parents=True, exist_ok=True)
+        tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
+        nbformat.write(nb, tmp)
+        os.replace(tmp, kept)
+        return nb
+
+
 def finish_notebook(nb: nbformat.NotebookNode, page: Page) -> None:
     """Make the executed notebook a page of its own.
 
@@ -97,7 +137,12 @@ def finish_notebook(nb: nbformat.NotebookNode, page: Page) -> None:
 
 
 def execute_page(
-    root: str, page: Page, data_dir: str, entry: str, validated_hash: str | None = None
+    root: str,
+    page: Page,
+    data_dir: str,
+    entry: str,
+    validated_hash: str | None = None,
+    converted: str | None = None,
 ) -> float:
     """Run ``page`` into the folder ``entry``; return the seconds it took.
 
@@ -116,19 +161,22 @@ def execute_page(
         Hash of the data folder (``review.release.data_hash``) that the build has just
         validated; the chapter's ``review.data.load`` then skips validating those same
         bytes again (it still validates if the folder's hash differs).
+    converted : str, optional
+        Folder that keeps the chapters converted to notebooks (:func:`chapter_notebook`).
 
     Raises
     ------
     PageFailed
         With the chapter file, the cell number and first line, and the error.
     """
+    import nbformat
     import papermill
     from jupyter_client.manager import KernelManager
     from papermill.exceptions import PapermillExecutionError
 
     start = time.perf_counter()
     source = Path(root) / page.source
-    nb = jupytext.read(source)
+    nb = chapter_notebook(source, Path(converted) if converted else None)
     kernel_env = _environment(
         REVIEW_DATA_DIR=str(Path(data_dir).resolve()),
         REVIEW_BOOK_ROOT=str(Path(root).resolve()),

@@ -1,10 +1,11 @@
 """Render the executed pages with Jupyter Book and publish the site atomically.
 
-Sphinx runs in a child process (``python -m review.site SRC OUT DOCTREES``) so that its
-global state and its failures stay out of the build process. Its doctrees persist between
-builds: only the pages whose notebook changed are read again. After a failed render they
-are thrown away, so the warnings of a page are raised again on the next build rather than
-hidden by Sphinx's incremental reading.
+Sphinx runs in a child process (:class:`Renderer`, ``python -m review.site``) so that its
+global state and its failures stay out of the build process; the build starts it while
+pages are still executing, so that its imports are done by the time the pages are. Its
+doctrees persist between builds: only the pages whose notebook changed are read again.
+After a failed render they are thrown away, so the warnings of a page are raised again on
+the next build rather than hidden by Sphinx's incremental reading.
 
 The published site is ``<build>/html``, a symbolic link to ``<build>/sites/<id>``; a new
 site replaces the link in one ``rename``, so a reader (or a deploy step) sees either the
@@ -13,29 +14,66 @@ old site or the new one, never a mixture.
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+# Folders myst-nb keeps beside the site it renders (the outputs of the notebooks it read):
+# Sphinx's saved state points at them, so they outlive each site.
+RENDER_STATE = frozenset({"jupyter_execute", ".jupyter_cache"})
 
-def render(src: Path, out: Path, doctrees: Path) -> tuple[int, str]:
-    """Run the strict Jupyter Book HTML build of ``src`` into ``out``.
 
-    Returns
-    -------
-    (int, str)
-        Exit status and Sphinx's warnings and errors.
+class Renderer:
+    """A Sphinx child process, started early, that renders when it is told where.
+
+    It imports Jupyter Book, Sphinx and the book's extensions as soon as it starts (most of
+    a second), while the build is still executing pages, then waits for one request on its
+    standard input. :meth:`render` sends it; :meth:`cancel` (or leaving a ``with`` block
+    without rendering) ends it with nothing written.
     """
-    proc = subprocess.run(
-        [sys.executable, "-m", "review.site", str(src), str(out), str(doctrees)],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        shutil.rmtree(doctrees, ignore_errors=True)
-    return proc.returncode, proc.stderr.strip()
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "review.site"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def render(self, src: Path, out: Path, doctrees: Path) -> tuple[int, str]:
+        """Run the strict Jupyter Book HTML build of ``src`` into ``out``.
+
+        Returns
+        -------
+        (int, str)
+            Exit status and Sphinx's warnings and errors. After a failure the doctrees are
+            removed, so that the next build reads every page (and reports its warnings) again.
+        """
+        request = json.dumps({"src": str(src), "out": str(out), "doctrees": str(doctrees)})
+        _, errors = self.proc.communicate(request + "\n")
+        if self.proc.returncode != 0:
+            shutil.rmtree(doctrees, ignore_errors=True)
+        return self.proc.returncode, errors.strip()
+
+    def cancel(self) -> None:
+        """End the child without rendering (no request: it exits as soon as it reads EOF)."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.communicate("", timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.communicate()
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cancel()
 
 
 def publish(new_site: Path, link: Path) -> None:
@@ -53,11 +91,37 @@ def publish(new_site: Path, link: Path) -> None:
     tmp_link.symlink_to(os.path.relpath(new_site, link.parent))
     os.replace(tmp_link, link)
     for old in sites.iterdir():
-        if old != new_site:
+        if old != new_site and old.name not in RENDER_STATE:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _main(src: str, out: str, doctrees: str) -> int:
+# Modules a render imports, most of them while Sphinx sets up its extensions: Sphinx's
+# built-in ones and those Jupyter Book and the book's _config.yml add.
+PRELOAD = (
+    "jupyter_book.sphinx",
+    "myst_nb.sphinx_ext",
+    "sphinx_book_theme",
+    "sphinx_design.extension",
+    "sphinx_external_toc.events",
+    "sphinxcontrib.bibtex",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+)
+
+
+def _preload() -> None:
+    """Import what a render needs before it is asked (an optimisation only: a module that
+    fails to import here is imported, and reported, by the render itself)."""
+    from sphinx.application import builtin_extensions
+
+    for name in (*PRELOAD, *builtin_extensions):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+
+def _render(src: str, out: str, doctrees: str) -> int:
     from jupyter_book.sphinx import build_sphinx
 
     src_path = Path(src)
@@ -79,5 +143,14 @@ def _main(src: str, out: str, doctrees: str) -> int:
     return result if isinstance(result, int) else 1
 
 
+def _serve() -> int:
+    """The child of :class:`Renderer`: preload, then render the one request on stdin."""
+    _preload()
+    request = sys.stdin.readline()
+    if not request.strip():  # cancelled: the build stopped before it had a site to render
+        return 0
+    return _render(**json.loads(request))
+
+
 if __name__ == "__main__":
-    sys.exit(_main(*sys.argv[1:4]))
+    sys.exit(_serve())

@@ -3,7 +3,7 @@
 ``run(data_dir)`` reads every table as text (UTF-8; a byte-order mark and CRLF line ends are
 normalised silently; leading or trailing spaces in a cell are trimmed with a warning), checks
 the file itself (present, decodable, comma-separated, balanced quotes, expected header, rows
-present), then each cell and row against the pandera schemas of :mod:`review.schema`, then the
+present), then each cell and row against the pandera schemas of :mod:`review.rules`, then the
 rules that span rows and tables (unique keys, one primary variant per study and outcome,
 known studies, no report entered twice). Line numbers are those an editor shows (the header
 is line 1; a row whose quoted text spans lines is reported at its first line).
@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from review import schema
 from review.schema import TABLES, Table
 
 __all__ = ["Problem", "Report", "Parsed", "read_table", "run", "main", "default_data_dir"]
@@ -302,6 +301,8 @@ def _schema_problems(
     parsed: Parsed, codes: dict[str, set[str]] | None, kinds: dict[str, str]
 ) -> list[Problem]:
     """Run the pandera schemas of a table; one problem per failing cell (first rule wins)."""
+    from review import rules  # pandera: imported when data are checked, not when read
+
     frame, table = parsed.frame, parsed.table
     if frame.empty:
         return []
@@ -309,12 +310,12 @@ def _schema_problems(
     out: list[Problem] = []
     seen: set[tuple[int, str | None]] = set()
     for severity, sch in (
-        (ERROR, schema.error_schema(table, present, codes, kinds)),
-        (WARNING, schema.warning_schema(table, present)),
+        (ERROR, rules.error_schema(table, present, codes, kinds)),
+        (WARNING, rules.warning_schema(table, present)),
     ):
         try:
             sch.validate(frame, lazy=True)
-        except schema.SchemaErrors as exc:
+        except rules.SchemaErrors as exc:
             # most specific rule first: checks are declared in that order
             fc = exc.failure_cases.sort_values(["index", "check_number"], kind="stable")
             for rec in fc.itertuples(index=False):
@@ -325,7 +326,7 @@ def _schema_problems(
                 check = str(rec.check)
                 if rec.schema_context == "DataFrameSchema":
                     # a row rule: pandera lists every column; report it once, at its column
-                    column = schema.RULE_COLUMNS.get(check)
+                    column = rules.RULE_COLUMNS.get(check)
                     key = (idx, check)
                 else:
                     column = rec.column if isinstance(rec.column, str) else None
