@@ -232,6 +232,64 @@ def test_interrupted_entries_are_cleaned(tmp_path):
     assert not left.exists()
 
 
+def test_banner_replaces_the_placeholder_and_an_earlier_banner(tmp_path):
+    from review import build
+
+    placeholder = build._book_config(build.Options(ROOT, ROOT / "data", tmp_path))["html"]
+    (tmp_path / "a.html").write_text(f"<p>{placeholder['announcement']}</p>")
+    old = {"version": "1.0", "data_date": "2026-01-01", "data_hash": "aaaa"}
+    build.stamp_banner(tmp_path, old)
+    new = {"version": "<b>1.1</b>", "data_date": "2026-02-01", "data_hash": "bbbb"}
+    assert build.stamp_banner(tmp_path, new) == 1
+    text = (tmp_path / "a.html").read_text()
+    assert "data hash <code>bbbb</code>" in text and "aaaa" not in text
+    assert "Version &lt;b&gt;1.1&lt;/b&gt;" in text  # escaped: the values are data
+    assert build.stamp_banner(tmp_path, new) == 0  # nothing left to change
+
+
+def test_new_site_copies_pages_and_links_only_mathjax(tmp_path):
+    from review import build
+
+    old = tmp_path / "old"
+    (old / "_static" / "mathjax").mkdir(parents=True)
+    (old / "_static" / "mathjax" / "tex.js").write_text("mathjax")
+    (old / "_static" / "theme.css").write_text("css")
+    (old / "page.html").write_text("page")
+    new = tmp_path / "new"
+    build._copy_site(old, new)
+    assert (new / "page.html").read_text() == "page"
+    assert (new / "_static" / "mathjax" / "tex.js").stat().st_ino == (
+        old / "_static" / "mathjax" / "tex.js"
+    ).stat().st_ino
+    # written in place by Sphinx when they change: copies, never links to the old site
+    for name in ("page.html", "_static/theme.css"):
+        assert (new / name).stat().st_ino != (old / name).stat().st_ino
+        assert (new / name).stat().st_mtime_ns == (old / name).stat().st_mtime_ns
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[1, 2]", '{"a": "slow"}'])
+def test_damaged_timings_are_ignored(tmp_path, content):
+    from review import build
+
+    (tmp_path / "t.json").write_text(content)
+    assert build._read_timings(tmp_path / "t.json") == {}
+
+
+def test_chapter_conversion_is_kept_and_reread(tmp_path):
+    import jupytext
+    from review.execute import chapter_notebook
+
+    source = ROOT / "chapters" / "methods.md"
+    first = chapter_notebook(source, tmp_path)
+    kept = list(tmp_path.glob("*.ipynb"))
+    assert len(kept) == 1
+    expected = jupytext.read(source)
+    assert [c.source for c in first.cells] == [c.source for c in expected.cells]
+    kept[0].write_text("{damaged")  # a damaged conversion is made again, not trusted
+    again = chapter_notebook(source, tmp_path)
+    assert [c.source for c in again.cells] == [c.source for c in expected.cells]
+
+
 # --- the whole build ----------------------------------------------------------------------
 
 
