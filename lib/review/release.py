@@ -22,10 +22,14 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from review import cache as cache_mod
+
+# pandas is imported by the functions that need it: the build reads only the hashes and the
+# status from this module, on every run, even one that finds nothing to do
+if TYPE_CHECKING:
+    import pandas as pd
 
 RELEASES = "releases"
 MANIFEST = "manifest.json"
@@ -153,6 +157,8 @@ def pooled_results(data_dir: Path, root: Path) -> pd.DataFrame:
     pandas.DataFrame
         Columns of ``POOLED_COLUMNS``; proportions on the 0-1 scale.
     """
+    import pandas as pd
+
     from review import analysis, grade
     from review.plan import load_plan
 
@@ -231,6 +237,8 @@ def make_release(version: str, data_dir: Path, root: Path, today: dt.date | None
 
 
 def _read(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
@@ -243,6 +251,8 @@ def table_changes(old_dir: Path, new_dir: Path) -> pd.DataFrame:
         Columns table, key, change (``added``, ``removed``, ``corrected``), field, old, new;
         one row per added or removed row and per corrected field.
     """
+    import pandas as pd
+
     out = []
     names = sorted({p.name for p in data_tables(old_dir)} | {p.name for p in data_tables(new_dir)})
     for name in names:
@@ -280,6 +290,8 @@ def pooled_changes(old: pd.DataFrame, new: pd.DataFrame, digits: int = 1) -> pd.
     (``digits`` decimals of a percentage), or its certainty rating differs; results that
     appear or disappear are listed with the missing side empty.
     """
+    import pandas as pd
+
     key = POOLED_KEY
     shown = ["estimate", "ci_low", "ci_high"]
     if old.empty:
@@ -336,6 +348,8 @@ class Diff:
 
     def table_summary(self) -> pd.DataFrame:
         """Per table: rows added, rows removed, fields corrected."""
+        import pandas as pd
+
         counts = pd.crosstab(self.tables["table"], self.tables["change"])
         counts = counts.reindex(columns=["added", "removed", "corrected"], fill_value=0)
         counts.columns.name = None
@@ -393,6 +407,8 @@ class Diff:
 
 def diff_from_last(data_dir: Path | None = None, root: Path | None = None) -> Diff:
     """Compare the current data and pooled results with the last release."""
+    import pandas as pd
+
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     root = Path(root) if root is not None else default_root()
     releases = list_releases(data_dir)
