@@ -38,8 +38,8 @@ import signal
 import string
 import sys
 import time
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -219,11 +219,15 @@ def _run_pages(
     store: cache_mod.Cache,
     timings: dict[str, float],
     pool: ProcessPoolExecutor,
+    workers: int,
+    when_idle: Callable[[], object] = lambda: None,
 ) -> list[str]:
     """Execute pages in ``pool``, commit each success to the cache; return failure messages.
 
     The pages start longest first, by the seconds each took when it last ran (``timings``,
     updated here; a page never timed starts first), so that no long page starts last.
+    ``when_idle`` is called once, as soon as fewer pages remain than ``workers``: the cores
+    the last pages leave free can prepare the next step.
     """
     failures = []
     todo = sorted(todo, key=lambda item: -timings.get(item[0].name, math.inf))
@@ -245,7 +249,11 @@ def _run_pages(
             )
             running[future] = (page, key, tmp)
             _say(f"  run     {page.name}")
+        idle = False
         while running:
+            if not idle and len(running) < workers:
+                idle = True
+                when_idle()
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 page, key, tmp = running.pop(future)
@@ -361,22 +369,8 @@ def stamp_banner(site_dir: Path, status: dict) -> int:
     return changed
 
 
-def assemble(
-    opts: Options,
-    src: Path,
-    pages: list[params_mod.Page],
-    entries: dict[str, Path],
-    status: dict,
-    toc: dict,
-    changed: set[str] | frozenset[str] = frozenset(),
-) -> None:
-    """Lay out the Jupyter Book source folder: config, generated toc, executed pages.
-
-    The files of a page keep the times of its cache entry, so that Sphinx reads again only
-    the pages in ``changed`` (those whose entry differs from the last render's): their
-    files are dated now. An entry may be older than the last render (data changed back to
-    what they were before); by date alone Sphinx would keep the last render's page.
-    """
+def assemble(opts: Options, src: Path, toc: dict) -> None:
+    """Lay out the Jupyter Book source folder: config, generated toc, book files."""
     if src.exists():
         shutil.rmtree(src)
     src.mkdir(parents=True)
@@ -392,6 +386,22 @@ def assemble(
     for name in BOOK_DIRS:
         if (opts.root / name).is_dir():
             _copy_tree(opts.root / name, src / name)
+
+
+def add_pages(
+    src: Path,
+    pages: list[params_mod.Page],
+    entries: dict[str, Path],
+    status: dict,
+    changed: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    """Put executed pages (their cache entries) into the source folder.
+
+    The files of a page keep the times of its cache entry, so that Sphinx reads again only
+    the pages in ``changed`` (those whose entry differs from the last render's): their
+    files are dated now. An entry may be older than the last render (data changed back to
+    what they were before); by date alone Sphinx would keep the last render's page.
+    """
     for page in pages:
         target = src / Path(page.docname).parent
         _copy_tree(entries[page.name], target)
@@ -516,32 +526,12 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
             entries[page.name] = entry
             _say(f"  reused  {page.name} (key {key[:12]})")
 
-    renderer = None
-    if todo:
-        # Sphinx loads while the pages run: a new page means a new site
-        renderer = stack.enter_context(site.Renderer())
-        if pool is None:
-            pool = stack.enter_context(_worker_pool(max(1, min(opts.jobs, len(todo)))))
-        _say(f"Executing {len(todo)} of {len(pages)} pages ({opts.jobs} at a time)")
-        t1 = time.perf_counter()
-        timings = _read_timings(out / TIMINGS)
-        try:
-            failures = _run_pages(opts, todo, store, timings, pool)
-        finally:
-            _write_json(out / TIMINGS, timings)
-        if failures:
-            raise BuildError(
-                f"{len(failures)} page(s) failed; the published site is unchanged:\n  "
-                + "\n  ".join(failures)
-            )
-        _say(f"  executed in {time.perf_counter() - t1:.1f} s")
-        for page, key in todo:
-            entries[page.name] = store.path(key)
-
     frame = frame_key(opts, common["environment"])
     key = site_key(frame, keys, status)
     published = _published(out)
     if published is not None and published["key"] == key:
+        # a page may still run: one whose cache entry was damaged, to make it again
+        _run_all(opts, todo, store, pool, stack, len(pages))
         _say(f"Site unchanged: {out / 'html'} is up to date ({time.perf_counter() - t0:.1f} s)")
         return
     # the published site and Sphinx's saved state are those of the last render: start from
@@ -551,24 +541,45 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
 
     staging = out / ".staging"
     src = staging / "src"
-    assemble(opts, src, pages, entries, status, toc, changed)
     sites = out / "sites"
     sites.mkdir(parents=True, exist_ok=True)
     new_site = sites / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-    if last:
-        _copy_site(out / "html", new_site)
+    published_now = False
+
+    def discard_unpublished() -> None:  # whatever stops the build leaves no half site
+        if not published_now:
+            shutil.rmtree(new_site, ignore_errors=True)
+
+    stack.callback(discard_unpublished)  # runs after the preparation below has finished
+
+    def prepare() -> None:  # the site's frame and the reused pages, while pages execute
+        assemble(opts, src, toc)
+        add_pages(src, [p for p in pages if p.name in entries], entries, status, changed)
+        if last:
+            _copy_site(out / "html", new_site)
+
+    preparation = stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(prepare)
+
+    renderers: list[site.Renderer] = []
+
+    def start_renderer() -> None:  # new pages make a new site: Sphinx loads meanwhile
+        renderers.append(stack.enter_context(site.Renderer()))
+
+    _run_all(opts, todo, store, pool, stack, len(pages), start_renderer)
+    for page, page_key in todo:
+        entries[page.name] = store.path(page_key)
+    preparation.result()
+    add_pages(src, [page for page, _ in todo], entries, status, changed)
+
     _say(f"Rendering with Jupyter Book (strict): {len(changed)} of {len(pages)} pages changed")
     t1 = time.perf_counter()
-    if renderer is None:
-        renderer = stack.enter_context(site.Renderer())
+    renderer = renderers[0] if renderers else stack.enter_context(site.Renderer())
     try:
         code, messages = renderer.render(src, new_site, out / ".doctrees")
-    except BaseException:  # interrupted: neither half a site nor half a doctree cache
-        shutil.rmtree(new_site, ignore_errors=True)
+    except BaseException:  # interrupted: nor half a doctree cache (the site goes anyway)
         shutil.rmtree(out / ".doctrees", ignore_errors=True)
         raise
     if code != 0:
-        shutil.rmtree(new_site, ignore_errors=True)
         raise BuildError(
             f"Jupyter Book failed (exit {code}); the published site is unchanged. "
             f"Sources of the failed render: {src}\n{messages}"
@@ -576,10 +587,43 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     stamp_banner(new_site, status)
     _say(f"  rendered in {time.perf_counter() - t1:.1f} s")
     site.publish(new_site, out / "html")
+    published_now = True
     record = {"key": key, "site": os.path.relpath(new_site, out), "frame": frame, "pages": keys}
     _write_json(out / ".site.json", record)
     shutil.rmtree(staging, ignore_errors=True)
     _say(f"Site published: {out / 'html'} ({time.perf_counter() - t0:.1f} s in all)")
+
+
+def _run_all(
+    opts: Options,
+    todo: list[tuple[params_mod.Page, str]],
+    store: cache_mod.Cache,
+    pool: ProcessPoolExecutor | None,
+    stack: contextlib.ExitStack,
+    total: int,
+    when_idle: Callable[[], object] = lambda: None,
+) -> None:
+    """Execute the pages of ``todo`` (of ``total`` in the book) in ``pool``, or in workers
+    started now; raise BuildError naming every page that failed."""
+    if not todo:
+        return
+    workers = opts.jobs
+    if pool is None:
+        workers = max(1, min(opts.jobs, len(todo)))
+        pool = stack.enter_context(_worker_pool(workers))
+    _say(f"Executing {len(todo)} of {total} pages ({opts.jobs} at a time)")
+    start = time.perf_counter()
+    timings = _read_timings(opts.out / TIMINGS)
+    try:
+        failures = _run_pages(opts, todo, store, timings, pool, workers, when_idle)
+    finally:
+        _write_json(opts.out / TIMINGS, timings)
+    if failures:
+        raise BuildError(
+            f"{len(failures)} page(s) failed; the published site is unchanged:\n  "
+            + "\n  ".join(failures)
+        )
+    _say(f"  executed in {time.perf_counter() - start:.1f} s")
 
 
 def _terminate(_signum, _frame):
