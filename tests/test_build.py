@@ -267,6 +267,24 @@ def test_new_site_copies_pages_and_links_only_mathjax(tmp_path):
         assert (new / name).stat().st_mtime_ns == (old / name).stat().st_mtime_ns
 
 
+def test_files_no_page_links_to_are_pruned(tmp_path):
+    from review import build
+
+    (tmp_path / "chapters" / "p").mkdir(parents=True)
+    (tmp_path / "chapters" / "p" / "index.html").write_text(
+        '<img src="../../_images/new.png"/><a href="../../_downloads/abc/t.csv">CSV</a>'
+    )
+    for name in ("new.png", "old.png"):
+        (tmp_path / "_images").mkdir(exist_ok=True)
+        (tmp_path / "_images" / name).write_bytes(b"png")
+    for folder in ("abc", "def"):
+        (tmp_path / "_downloads" / folder).mkdir(parents=True)
+        (tmp_path / "_downloads" / folder / "t.csv").write_text("a")
+    assert build.prune_unreferenced(tmp_path) == 2
+    assert [p.name for p in (tmp_path / "_images").iterdir()] == ["new.png"]
+    assert [p.name for p in (tmp_path / "_downloads").iterdir()] == ["abc"]
+
+
 @pytest.mark.parametrize("content", ["", "{not json", "[1, 2]", '{"a": "slow"}'])
 def test_damaged_timings_are_ignored(tmp_path, content):
     from review import build

@@ -301,6 +301,36 @@ def _copy_site(site_dir: Path, new: Path) -> None:
     shutil.copytree(source, new, copy_function=copy)
 
 
+_REFERENCE = re.compile(r"_(images|downloads)/([^\"'#?/]+)")
+
+
+def prune_unreferenced(site_dir: Path) -> int:
+    """Remove images and downloads no page links to any more; return how many went.
+
+    A site starts as a copy of the last one, and a figure that changed gets a new name: the
+    old file would stay, and every data change would leave a few more behind.
+    """
+    used: dict[str, set[str]] = {"images": set(), "downloads": set()}
+    for page in site_dir.rglob("*.html"):
+        if page.is_relative_to(site_dir / "_static"):
+            continue
+        for kind, name in _REFERENCE.findall(page.read_text(encoding="utf-8")):
+            used[kind].add(name)
+    removed = 0
+    for kind, names in used.items():
+        folder = site_dir / f"_{kind}"
+        if not folder.is_dir():
+            continue
+        for item in folder.iterdir():  # _images: files; _downloads: one folder per file
+            if item.name not in names:
+                if item.is_dir():
+                    shutil.rmtree(item)
+                else:
+                    item.unlink()
+                removed += 1
+    return removed
+
+
 def _read_timings(path: Path) -> dict[str, float]:
     """Seconds each page took when it last ran; empty if the record is missing or damaged."""
     try:
@@ -585,6 +615,7 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
             f"Sources of the failed render: {src}\n{messages}"
         )
     stamp_banner(new_site, status)
+    prune_unreferenced(new_site)
     _say(f"  rendered in {time.perf_counter() - t1:.1f} s")
     site.publish(new_site, out / "html")
     published_now = True
