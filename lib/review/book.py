@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -144,8 +145,6 @@ class _FigureSaver:
         return self.inline
 
     def __call__(self) -> None:
-        import sys
-
         plt = sys.modules.get("matplotlib.pyplot")
         if plt is None or not plt.get_fignums() or not self._take_over_display():
             return

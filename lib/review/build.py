@@ -301,6 +301,13 @@ def _copy_site(site_dir: Path, new: Path) -> None:
     shutil.copytree(source, new, copy_function=copy)
 
 
+def _site_pages(site_dir: Path) -> Iterator[Path]:
+    """The HTML pages of a site (not the theme's templates under ``_static``)."""
+    for page in site_dir.rglob("*.html"):
+        if not page.is_relative_to(site_dir / "_static"):
+            yield page
+
+
 _REFERENCE = re.compile(r"_(images|downloads)/([^\"'#?/]+)")
 
 
@@ -311,9 +318,7 @@ def prune_unreferenced(site_dir: Path) -> int:
     old file would stay, and every data change would leave a few more behind.
     """
     used: dict[str, set[str]] = {"images": set(), "downloads": set()}
-    for page in site_dir.rglob("*.html"):
-        if page.is_relative_to(site_dir / "_static"):
-            continue
+    for page in _site_pages(site_dir):
         for kind, name in _REFERENCE.findall(page.read_text(encoding="utf-8")):
             used[kind].add(name)
     removed = 0
@@ -388,9 +393,7 @@ def stamp_banner(site_dir: Path, status: dict) -> int:
     """
     text = BANNER_OPEN + banner(status) + BANNER_CLOSE
     changed = 0
-    for page in site_dir.rglob("*.html"):
-        if page.is_relative_to(site_dir / "_static"):
-            continue
+    for page in _site_pages(site_dir):
         old = page.read_text(encoding="utf-8")
         new = _BANNER.sub(lambda _match: text, old)
         if new != old:
