@@ -238,13 +238,38 @@ def test_banner_replaces_the_placeholder_and_an_earlier_banner(tmp_path):
     placeholder = build._book_config(build.Options(ROOT, ROOT / "data", tmp_path))["html"]
     (tmp_path / "a.html").write_text(f"<p>{placeholder['announcement']}</p>")
     old = {"version": "1.0", "data_date": "2026-01-01", "data_hash": "aaaa"}
-    build.stamp_banner(tmp_path, old)
+    build.stamp_status(tmp_path, old)
     new = {"version": "<b>1.1</b>", "data_date": "2026-02-01", "data_hash": "bbbb"}
-    assert build.stamp_banner(tmp_path, new) == 1
+    assert build.stamp_status(tmp_path, new) == 1
     text = (tmp_path / "a.html").read_text()
     assert "data hash <code>bbbb</code>" in text and "aaaa" not in text
     assert "Version &lt;b&gt;1.1&lt;/b&gt;" in text  # escaped: the values are data
-    assert build.stamp_banner(tmp_path, new) == 0  # nothing left to change
+    assert build.stamp_status(tmp_path, new) == 0  # nothing left to change
+
+
+def test_status_fields_of_a_page_are_filled_in_and_replaced(tmp_path):
+    from review import build
+
+    page = tmp_path / "chapters" / "about" / "index.html"
+    page.parent.mkdir(parents=True)
+    field = '<span class="review-field" data-field="{}">(set by the build)</span>'
+    page.write_text(f"<td>{field.format('version')}</td><p>{field.format('data_hash')}</p>")
+    status = {"version": "1.0", "data_date": "2026-01-01", "data_hash": "aaaa"}
+    build.stamp_status(tmp_path, status)
+    status |= {"version": "1.0 & more", "data_hash": "bbbb"}
+    assert build.stamp_status(tmp_path, status) == 1
+    text = page.read_text()
+    assert '<span class="review-field" data-field="version">1.0 &amp; more</span>' in text
+    assert '<span class="review-field" data-field="data_hash">bbbb</span>' in text
+    assert "aaaa" not in text and "set by the build" not in text
+
+
+def test_a_status_field_that_does_not_exist_stops_the_build(tmp_path):
+    from review import build
+
+    (tmp_path / "a.html").write_text('<span class="review-field" data-field="verison"></span>')
+    with pytest.raises(build.BuildError, match=r"a.html: review-field 'verison' is not one of"):
+        build.stamp_status(tmp_path, {"version": "1", "data_date": "2026", "data_hash": "a"})
 
 
 def test_new_site_copies_pages_and_links_only_mathjax(tmp_path):
@@ -525,3 +550,27 @@ def test_numbers_shown_equal_what_metaprop_computes(site):
         glmm = mp.meta_prop_glmm(rows["events"].astype(int), rows["total"].astype(int))
         assert fits["all"].model.is_glmm
         assert table["estimate"].iloc[-1] == pytest.approx(glmm.estimate, rel=1e-12)
+
+
+def test_optional_module_is_unimportable_only_inside_the_block():
+    from review import build
+
+    name = "review_module_that_is_not_loaded"
+    with build._unimportable(name), pytest.raises(ImportError):
+        __import__(name)
+    assert name not in sys.modules
+    with build._unimportable("json"):  # loaded already: left as it is
+        assert __import__("json") is json
+
+
+def test_earlier_sites_are_listed_for_removal_not_the_published_one(tmp_path):
+    from review import site
+
+    sites = tmp_path / "sites"
+    for name in ("20260101T000000-1", "20260102T000000-2", "legacy-3", "jupyter_execute"):
+        (sites / name).mkdir(parents=True)
+    (tmp_path / "html").symlink_to("sites/20260102T000000-2")
+    old = site.superseded(sites, tmp_path / "html")
+    assert sorted(p.name for p in old) == ["20260101T000000-1", "legacy-3"]
+    site.remove(old)
+    assert sorted(p.name for p in sites.iterdir()) == ["20260102T000000-2", "jupyter_execute"]

@@ -35,7 +35,6 @@ import os
 import re
 import shutil
 import signal
-import string
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +52,7 @@ from review.execute import PageFailed, execute_page, preload
 
 OUTCOME_TABLE = "outcomes.csv"
 CONVERTED = ".chapters"  # in the build folder: the chapters converted to notebooks
+MEMO = ".memo"  # in the build folder: results pages share (review.memo), one folder per code
 TIMINGS = ".timings.json"  # in the build folder: seconds each page took when it last ran
 # Book files copied next to the executed pages (the toc is generated, not copied).
 BOOK_FILES = ("references.bib",)
@@ -111,11 +111,30 @@ def validate_data(data_dir: Path, record: Path | None = None, fingerprint: str =
 
     _say(f"Validating {data_dir}")
     start = time.perf_counter()
-    if validate.main([str(data_dir)]):
+    # pandera loads hypothesis, when it is installed (for the tests), to offer strategies
+    # that synthesise data; checking data never uses them, and the import takes 0.4 s
+    with _unimportable("hypothesis"):
+        failed = validate.main([str(data_dir)])
+    if failed:
         raise BuildError(f"data in {data_dir} failed validation (errors listed above)")
     if record is not None:
         record.write_text(fingerprint)
     _say(f"  validated in {time.perf_counter() - start:.1f} s")
+
+
+@contextlib.contextmanager
+def _unimportable(module: str) -> Iterator[None]:
+    """Within the block, ``import module`` raises ImportError, unless it is loaded already
+    (then nothing changes); afterwards it imports as usual."""
+    if module in sys.modules:
+        yield
+        return
+    sys.modules[module] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if sys.modules.get(module, ...) is None:
+            del sys.modules[module]
 
 
 def outcome_row_hashes(data_dir: Path) -> dict[str, str]:
@@ -220,6 +239,7 @@ def _run_pages(
     timings: dict[str, float],
     pool: ProcessPoolExecutor,
     workers: int,
+    memo_dir: Path,
     when_idle: Callable[[], object] = lambda: None,
 ) -> list[str]:
     """Execute pages in ``pool``, commit each success to the cache; return failure messages.
@@ -246,6 +266,7 @@ def _run_pages(
                 str(tmp),
                 validated_hash,
                 str(opts.out / CONVERTED),
+                str(memo_dir),
             )
             running[future] = (page, key, tmp)
             _say(f"  run     {page.name}")
@@ -359,11 +380,13 @@ def _copy_tree(src: Path, dst: Path) -> None:
     shutil.copytree(src, dst, copy_function=shutil.copy2, dirs_exist_ok=True)
 
 
-# The banner on every page. Sphinx gets a fixed placeholder (a changing config value would
-# make it write every page again); the build fills in the status after rendering.
+# The banner on every page, and the status fields a page may show (About). Sphinx gets a
+# fixed placeholder (a changing config value would make it write every page again; a
+# changing page would have to be read again); the build fills in the status after rendering.
 BANNER_OPEN = '<span class="review-status">'
 BANNER_CLOSE = "</span>"
 _BANNER = re.compile(re.escape(BANNER_OPEN) + "(.*?)" + re.escape(BANNER_CLOSE), re.S)
+_FIELD = re.compile(r'(<span class="review-field" data-field="(\w+)">)(.*?)(</span>)', re.S)
 
 
 def _book_config(opts: Options) -> dict:
@@ -385,17 +408,33 @@ def banner(status: dict) -> str:
     )
 
 
-def stamp_banner(site_dir: Path, status: dict) -> int:
-    """Write the banner of ``status`` into every page of ``site_dir``; return pages changed.
+def stamp_status(site_dir: Path, status: dict) -> int:
+    """Write ``status`` into every page of ``site_dir``; return how many pages changed.
 
-    Pages Sphinx did not write again still hold the banner of the build before: it is
-    replaced, not only the placeholder.
+    The banner of every page, and each ``<span class="review-field" data-field="NAME">``
+    a page shows, get the values of ``status``. Pages Sphinx did not write again still hold
+    the values of the build before: they are replaced, not only the placeholders.
+
+    Raises
+    ------
+    BuildError
+        For a field that ``status`` does not have (a typo in a chapter).
     """
     text = BANNER_OPEN + banner(status) + BANNER_CLOSE
+
+    def field(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in status:
+            raise BuildError(
+                f"{page.relative_to(site_dir)}: review-field {name!r} is not one of "
+                f"{', '.join(sorted(status))}"
+            )
+        return match.group(1) + html.escape(str(status[name])) + match.group(4)
+
     changed = 0
     for page in _site_pages(site_dir):
         old = page.read_text(encoding="utf-8")
-        new = _BANNER.sub(lambda _match: text, old)
+        new = _FIELD.sub(field, _BANNER.sub(lambda _match: text, old))
         if new != old:
             page.write_text(new, encoding="utf-8")
             changed += 1
@@ -425,7 +464,6 @@ def add_pages(
     src: Path,
     pages: list[params_mod.Page],
     entries: dict[str, Path],
-    status: dict,
     changed: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Put executed pages (their cache entries) into the source folder.
@@ -443,24 +481,6 @@ def add_pages(
             for path in entries[page.name].rglob("*"):
                 if path.name != cache_mod.MANIFEST:
                     os.utime(target / path.relative_to(entries[page.name]))
-        if "status" in page.render:
-            _fill_status(target / params_mod.NOTEBOOK, status)
-
-
-def _fill_status(notebook: Path, status: dict) -> None:
-    """Give a page the status values as MyST substitutions ``{{ status_<name> }}``.
-
-    The values are escaped for Markdown (a backslash before each punctuation mark), so
-    whatever they hold is shown as written.
-    """
-    import nbformat
-
-    nb = nbformat.read(notebook, as_version=4)
-    subs = nb.metadata.setdefault("myst", {}).setdefault("substitutions", {})
-    for name, value in status.items():
-        text = str(value)
-        subs[f"status_{name}"] = "".join(f"\\{c}" if c in string.punctuation else c for c in text)
-    nbformat.write(nb, notebook)
 
 
 def frame_key(opts: Options, environment: str) -> str:
@@ -542,8 +562,13 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     status = release.status(opts.data_dir)
     _say(f"Book: {len(pages)} pages; version {status['version']}, data hash {status['data_hash']}")
 
+    # earlier sites go while this build works (listed now: the new site is not among them)
+    leftovers = site.superseded(out / "sites", out / "html")
+    if leftovers:
+        stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(site.remove, leftovers)
     store = cache_mod.Cache(out / ".cache")
     store.clean_temporary()
+    memo_dir = _memo_folder(out / MEMO, cache_mod.make_key(common))
     entries: dict[str, Path] = {}
     todo = []
     for page in pages:
@@ -564,7 +589,7 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     published = _published(out)
     if published is not None and published["key"] == key:
         # a page may still run: one whose cache entry was damaged, to make it again
-        _run_all(opts, todo, store, pool, stack, len(pages))
+        _run_all(opts, todo, store, pool, stack, len(pages), memo_dir)
         _say(f"Site unchanged: {out / 'html'} is up to date ({time.perf_counter() - t0:.1f} s)")
         return
     # the published site and Sphinx's saved state are those of the last render: start from
@@ -587,7 +612,7 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
 
     def prepare() -> None:  # the site's frame and the reused pages, while pages execute
         assemble(opts, src, toc)
-        add_pages(src, [p for p in pages if p.name in entries], entries, status, changed)
+        add_pages(src, [p for p in pages if p.name in entries], entries, changed)
         if last:
             _copy_site(out / "html", new_site)
 
@@ -598,11 +623,11 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     def start_renderer() -> None:  # new pages make a new site: Sphinx loads meanwhile
         renderers.append(stack.enter_context(site.Renderer()))
 
-    _run_all(opts, todo, store, pool, stack, len(pages), start_renderer)
+    _run_all(opts, todo, store, pool, stack, len(pages), memo_dir, start_renderer)
     for page, page_key in todo:
         entries[page.name] = store.path(page_key)
     preparation.result()
-    add_pages(src, [page for page, _ in todo], entries, status, changed)
+    add_pages(src, [page for page, _ in todo], entries, changed)
 
     _say(f"Rendering with Jupyter Book (strict): {len(changed)} of {len(pages)} pages changed")
     t1 = time.perf_counter()
@@ -617,7 +642,7 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
             f"Jupyter Book failed (exit {code}); the published site is unchanged. "
             f"Sources of the failed render: {src}\n{messages}"
         )
-    stamp_banner(new_site, status)
+    stamp_status(new_site, status)
     prune_unreferenced(new_site)
     _say(f"  rendered in {time.perf_counter() - t1:.1f} s")
     site.publish(new_site, out / "html")
@@ -628,6 +653,17 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     _say(f"Site published: {out / 'html'} ({time.perf_counter() - t0:.1f} s in all)")
 
 
+def _memo_folder(root: Path, code: str) -> Path:
+    """The folder of :mod:`review.memo` for this code (``lib/`` and packages); the folders
+    of other code are removed (their results can never be read again)."""
+    folder = root / code[:16]
+    if root.is_dir():
+        for other in root.iterdir():
+            if other != folder:
+                shutil.rmtree(other, ignore_errors=True)
+    return folder
+
+
 def _run_all(
     opts: Options,
     todo: list[tuple[params_mod.Page, str]],
@@ -635,6 +671,7 @@ def _run_all(
     pool: ProcessPoolExecutor | None,
     stack: contextlib.ExitStack,
     total: int,
+    memo_dir: Path,
     when_idle: Callable[[], object] = lambda: None,
 ) -> None:
     """Execute the pages of ``todo`` (of ``total`` in the book) in ``pool``, or in workers
@@ -649,7 +686,7 @@ def _run_all(
     start = time.perf_counter()
     timings = _read_timings(opts.out / TIMINGS)
     try:
-        failures = _run_pages(opts, todo, store, timings, pool, workers, when_idle)
+        failures = _run_pages(opts, todo, store, timings, pool, workers, memo_dir, when_idle)
     finally:
         _write_json(opts.out / TIMINGS, timings)
     if failures:

@@ -19,7 +19,6 @@ import os
 import shutil
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 MANIFEST = "MANIFEST.json"
@@ -75,14 +74,23 @@ def hash_tree(root: Path, pattern: str = "*", exclude: tuple[str, ...] = ()) -> 
 def environment_fingerprint() -> str:
     """Python version and every installed distribution with its version (as ``pip freeze``).
 
-    Read from package metadata rather than by running pip, which takes a second or more.
+    Read from the names of the distributions' metadata folders on ``sys.path``
+    (``<name>-<version>.dist-info``, ``.egg-info``), where ``importlib.metadata`` finds
+    them: parsing each one's METADATA file would take a third of a second, and pip more.
+    The working directory (``''`` on ``sys.path``) is left out, so that the fingerprint
+    does not depend on where the build was started.
     """
-    lines = {
-        f"{dist.metadata['Name']}=={dist.version}".lower()
-        for dist in metadata.distributions()
-        if dist.metadata["Name"]
-    }
-    return sha256_bytes((sys.version + "\n" + "\n".join(sorted(lines))).encode())
+    found = set()
+    for entry in sys.path:
+        if not os.path.isabs(entry) or not os.path.isdir(entry):
+            continue
+        with os.scandir(entry) as items:
+            found.update(
+                item.name.lower()
+                for item in items
+                if item.name.endswith((".dist-info", ".egg-info"))
+            )
+    return sha256_bytes((sys.version + "\n" + "\n".join(sorted(found))).encode())
 
 
 def make_key(parts: dict[str, str]) -> str:

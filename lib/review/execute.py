@@ -143,6 +143,7 @@ def execute_page(
     entry: str,
     validated_hash: str | None = None,
     converted: str | None = None,
+    memo_dir: str | None = None,
 ) -> float:
     """Run ``page`` into the folder ``entry``; return the seconds it took.
 
@@ -163,6 +164,8 @@ def execute_page(
         bytes again (it still validates if the folder's hash differs).
     converted : str, optional
         Folder that keeps the chapters converted to notebooks (:func:`chapter_notebook`).
+    memo_dir : str, optional
+        Folder of the results pages share (``REVIEW_MEMO_DIR``, :mod:`review.memo`).
 
     Raises
     ------
@@ -182,6 +185,7 @@ def execute_page(
         REVIEW_BOOK_ROOT=str(Path(root).resolve()),
         PYDEVD_DISABLE_FILE_VALIDATION="1",  # silence debugger start-up noise
         REVIEW_DATA_VALIDATED=validated_hash or "",
+        REVIEW_MEMO_DIR=memo_dir or "",
     )
     output = Path(entry) / NOTEBOOK
     with kernel_env, tempfile.TemporaryDirectory(prefix="review-input-") as tmp:

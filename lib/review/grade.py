@@ -33,6 +33,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from review import memo
 from review.plan import Plan
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "display_table",
     "printable_summary",
     "evidence_profile",
+    "outcome_summary",
     "plain_language",
     "rate_imprecision",
     "rate_inconsistency",
@@ -559,13 +561,20 @@ def summary_of_findings(
 
     rows = []
     for code in outcomes or plan["summary_of_findings"]["outcomes"]:
-        df = analysis.rows_for(code, plan, data_dir=data_dir)
-        if code in plan["survival"]["outcomes"]:
-            fits = analysis.landmark_by_population(df, plan, outcome=code)
-        else:
-            fits = analysis.by_population(df, plan, outcome=code)
-        rows += [summary_row(fit, plan) for fit in fits.values()]
+        rows += outcome_summary(code, analysis.rows_for(code, plan, data_dir=data_dir), plan)
     return pd.DataFrame(rows).reindex(columns=SOF_COLUMNS)
+
+
+@memo.cached
+def outcome_summary(code: str, df: pd.DataFrame, plan: Plan) -> list[dict]:
+    """The summary-of-findings rows of one outcome (one per population), from its rows."""
+    from review import analysis
+
+    if code in plan["survival"]["outcomes"]:
+        fits = analysis.landmark_by_population(df, plan, outcome=code)
+    else:
+        fits = analysis.by_population(df, plan, outcome=code)
+    return [summary_row(fit, plan) for fit in fits.values()]
 
 
 def display_table(sof: pd.DataFrame, plan: Plan, population: str | None = None) -> pd.DataFrame:

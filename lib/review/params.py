@@ -29,10 +29,6 @@ TOC_FILE = Path("_toc.yml")
 # table of the data folder (`data:studies.csv`).
 READ_TOKENS = ("outcome", "data", "releases")
 READ_PREFIXES = ("outcome:", "data:")
-# What the build may fill in when it renders a page (not when it runs): ``status`` gives the
-# MyST substitutions ``{{ status_version }}``, ``{{ status_data_date }}``, ... so that a page
-# showing the version need not run again each time the data change.
-RENDER_TOKENS = ("status",)
 # Each executed page is the notebook `index.ipynb` in its own folder, with the files it wrote.
 NOTEBOOK = "index.ipynb"
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -60,8 +56,6 @@ class Page:
         Values papermill injects after the chapter's ``parameters`` cell.
     reads : tuple of str
         What the page's results depend on (see ``READ_TOKENS``, or a repository path).
-    render : tuple of str
-        Values the build fills in when it renders the page (see ``RENDER_TOKENS``).
     """
 
     chapter: str
@@ -70,7 +64,6 @@ class Page:
     part: str | None
     parameters: dict[str, Any] = field(default_factory=dict)
     reads: tuple[str, ...] = ()
-    render: tuple[str, ...] = ()
 
     @property
     def source(self) -> Path:
@@ -127,13 +120,10 @@ def load_pages(root: Path) -> list[Page]:
                     f"{where}: reads {token!r}, neither {READ_TOKENS}, "
                     f"{' or '.join(p + '...' for p in READ_PREFIXES)} nor a file"
                 )
-        render = tuple(entry.get("render", ()))
-        if set(render) - set(RENDER_TOKENS):
-            raise ParamsError(f"{where}: render {render!r}: only {RENDER_TOKENS}")
         defaults = dict(entry.get("parameters", {}))
         sets = entry.get("sets")
         if sets is None:
-            pages.append(Page(chapter, None, entry.get("title"), None, defaults, reads, render))
+            pages.append(Page(chapter, None, entry.get("title"), None, defaults, reads))
             continue
         seen = set()
         for item in sets:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from review import cache as cache_mod
+from review import memo
 
 # pandas is imported by the functions that need it: the build reads only the hashes and the
 # status from this module, on every run, even one that finds nothing to do
@@ -166,27 +167,38 @@ def pooled_results(data_dir: Path, root: Path) -> pd.DataFrame:
     sof = grade.summary_of_findings(plan, data_dir=data_dir)
     frames = [sof.assign(subgroup_by="all", subgroup="all")]
     for code in plan["summary_of_findings"]["outcomes"]:
-        if code in plan["survival"]["outcomes"]:
-            continue
-        df = analysis.rows_for(code, plan, data_dir=data_dir)
-        for pop in [*plan.strata, plan.comparison]:
-            with warnings.catch_warnings():
-                # the outcome pages show these fits' warnings (e.g. a one-study group);
-                # repeating them here would only add noise to the What changed page
-                warnings.simplefilter("ignore", UserWarning)
-                sub = analysis.regimen_subgroups(df, plan, pop["key"])
-            if sub is None:
-                continue
-            frames.append(
-                sub.to_frame().assign(
-                    outcome=code,
-                    population=pop["label"],
-                    subgroup_by="regimen_group",
-                    subgroup=lambda f: f["group"],
-                    patients=[int(r.totals.sum()) for r in sub.results.values()],
-                )
-            )
+        if code not in plan["survival"]["outcomes"]:
+            frames += regimen_results(code, analysis.rows_for(code, plan, data_dir=data_dir), plan)
     return pd.concat(frames, ignore_index=True).reindex(columns=POOLED_COLUMNS)
+
+
+@memo.cached
+def regimen_results(code: str, df, plan) -> list:
+    """Each regimen group's pooled result within each population of one binary outcome.
+
+    One frame per population that has regimen groups (columns as :data:`POOLED_COLUMNS`).
+    """
+    from review import analysis
+
+    frames = []
+    for pop in [*plan.strata, plan.comparison]:
+        with warnings.catch_warnings():
+            # the outcome pages show these fits' warnings (e.g. a one-study group);
+            # repeating them here would only add noise to the What changed page
+            warnings.simplefilter("ignore", UserWarning)
+            sub = analysis.regimen_subgroups(df, plan, pop["key"])
+        if sub is None:
+            continue
+        frames.append(
+            sub.to_frame().assign(
+                outcome=code,
+                population=pop["label"],
+                subgroup_by="regimen_group",
+                subgroup=lambda f: f["group"],
+                patients=[int(r.totals.sum()) for r in sub.results.values()],
+            )
+        )
+    return frames
 
 
 def make_release(version: str, data_dir: Path, root: Path, today: dt.date | None = None) -> Path:

@@ -28,7 +28,7 @@ import metaprop as mp
 import numpy as np
 import pandas as pd
 
-from review import analysis, paper_checks
+from review import analysis, memo, paper_checks
 from review.plan import ModelSpec, Plan
 
 __all__ = ["beside_ours", "candidate_fits", "match_rows", "reproduce", "summary"]
@@ -86,6 +86,7 @@ def _as_counts(rows: pd.DataFrame, plan: Plan) -> tuple[np.ndarray, np.ndarray, 
     return np.rint(s * n).astype(int), n.astype(int), True
 
 
+@memo.cached
 def candidate_fits(rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     """Fit every candidate method of the plan to the matched rows (percent scale output)."""
     events, totals, pseudo = _as_counts(rows, plan)
@@ -235,27 +236,33 @@ def beside_ours(reported: pd.DataFrame, plan: Plan, *, data_dir=None) -> pd.Data
             out.append(record | {"note": "regimen subgroup: no headline counterpart here"})
             continue
         if code not in fits:
-            rows = analysis.rows_for(code, plan, data_dir=data_dir)
-            fits[code] = (
-                analysis.landmark_by_population(rows, plan, outcome=code)
-                if code in plan["survival"]["outcomes"]
-                else analysis.by_population(rows, plan, outcome=code)
-            )
-        fit = fits[code][population]
-        record |= {
-            "our_population": plan.population(population)["label"],
-            "our_k": fit.k,
-            "note": fit.note,
-        }
+            fits[code] = _headline(code, analysis.rows_for(code, plan, data_dir=data_dir), plan)
+        ours = fits[code][population]
+        record |= {"our_population": plan.population(population)["label"]} | ours
+        if "our_estimate" in ours:
+            record["difference_pp"] = 100 * (ours["our_estimate"] - rep["estimate_pct"] / 100)
+        out.append(record)
+    return pd.DataFrame(out)
+
+
+@memo.cached
+def _headline(code: str, rows: pd.DataFrame, plan: Plan) -> dict[str, dict]:
+    """Our primary fit of one outcome in each population: k, note, estimate and CI."""
+    fits = (
+        analysis.landmark_by_population(rows, plan, outcome=code)
+        if code in plan["survival"]["outcomes"]
+        else analysis.by_population(rows, plan, outcome=code)
+    )
+    out = {}
+    for population, fit in fits.items():
+        out[population] = {"our_k": fit.k, "note": fit.note}
         if fit.result is not None:
-            record |= {
+            out[population] |= {
                 "our_estimate": float(fit.result.estimate),
                 "our_ci_low": float(fit.result.ci[0]),
                 "our_ci_high": float(fit.result.ci[1]),
-                "difference_pp": 100 * (float(fit.result.estimate) - rep["estimate_pct"] / 100),
             }
-        out.append(record)
-    return pd.DataFrame(out)
+    return out
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
