@@ -79,8 +79,14 @@ def _environment(**values: str) -> Iterator[None]:
 
 
 def preload() -> None:
-    """Import what executing a page needs (a worker does this when it starts, before it has
-    a page to run)."""
+    """Start the worker's kernel fork server, and import what executing a page needs (a
+    worker does this when it starts, before it has a page to run)."""
+    import atexit
+
+    from review import forkkernel
+
+    forkkernel.start_server()
+    atexit.register(forkkernel.stop_server)
     import jupyter_client.manager  # noqa: F401
     import nbformat  # noqa: F401
     import papermill  # noqa: F401
@@ -174,8 +180,9 @@ def execute_page(
     """
     import nbformat
     import papermill
-    from jupyter_client.manager import KernelManager
     from papermill.exceptions import PapermillExecutionError
+
+    from review import forkkernel
 
     start = time.perf_counter()
     source = Path(root) / page.source
@@ -192,7 +199,7 @@ def execute_page(
         template = Path(tmp) / "input.ipynb"
         nbformat.write(nb, template)
         # a local kernel talks over Unix sockets in the temporary folder, not TCP ports
-        km = KernelManager(kernel_name=KERNEL, transport="ipc", ip=str(Path(tmp) / "kernel"))
+        km = forkkernel.kernel_manager(KERNEL, transport="ipc", ip=str(Path(tmp) / "kernel"))
         try:
             papermill.execute_notebook(
                 str(template),
