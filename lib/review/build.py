@@ -46,8 +46,8 @@ from pathlib import Path
 import yaml
 
 from review import cache as cache_mod
+from review import forkkernel, release, site
 from review import params as params_mod
-from review import release, site
 from review.execute import PageFailed, execute_page, preload
 
 OUTCOME_TABLE = "outcomes.csv"
@@ -209,27 +209,30 @@ def page_keys(
 
 @contextlib.contextmanager
 def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
-    """Processes that execute pages, started at once (each imports papermill & co.).
+    """Processes that execute pages, started at once (each imports papermill & co.), and
+    the fork server their kernels come from (:mod:`review.forkkernel`).
 
     Spawned, not forked: a clean interpreter per worker, no state copied from this process.
     Leaving the block with an exception (an interruption, a failed check) stops the workers
     at once (their kernels exit with them) rather than waiting for the pages they run.
     """
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=ctx,
-        initializer=preload,
-    )
-    pool.submit(int)  # a first task starts every worker (spawned workers start together)
-    try:
-        yield pool
-    except BaseException:
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+    with forkkernel.serving() as server:
+        ctx = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=ctx,
+            initializer=preload,
+            initargs=(server.path,),
+        )
+        pool.submit(int)  # a first task starts every worker (spawned workers start together)
+        try:
+            yield pool
+        except BaseException:
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
 
 
 def _run_pages(

@@ -78,15 +78,13 @@ def _environment(**values: str) -> Iterator[None]:
                 os.environ[name] = old
 
 
-def preload() -> None:
-    """Start the worker's kernel fork server, and import what executing a page needs (a
-    worker does this when it starts, before it has a page to run)."""
-    import atexit
-
+def preload(fork_server: str | None = None) -> None:
+    """Import what executing a page needs (a worker does this when it starts, before it has
+    a page to run); with ``fork_server``, a socket of :func:`review.forkkernel.serving`,
+    the kernels of this process are forked by that server."""
     from review import forkkernel
 
-    forkkernel.start_server()
-    atexit.register(forkkernel.stop_server)
+    forkkernel.use_server(fork_server)
     import jupyter_client.manager  # noqa: F401
     import nbformat  # noqa: F401
     import papermill  # noqa: F401

@@ -3,32 +3,41 @@
 A page's kernel spends about a second and a half of CPU starting: Python, IPython and
 ipykernel, then numpy, pandas, SciPy, metaprop and the review's modules, which every page
 imports in its first cells. On two cores, thirty pages pay that thirty times. A *fork
-server* (``python -m review.forkkernel``, one per build worker) imports all of it once;
+server* (``python -m review.forkkernel FD``, one per build) imports all of it once;
 each kernel is then a fork of it that goes on to start ipykernel exactly as
 ``python -m ipykernel_launcher -f <connection file>`` would. Nothing of a page runs in the
 server, so every kernel starts from the same state, as a new process would.
 
-:class:`ForkProvisioner` is the jupyter_client kernel provisioner (entry point
-``review-fork`` of ``jupyter_client.kernel_provisioners``) that asks the server of its
-process for a kernel; :func:`kernel_manager` gives a KernelManager that uses it. Where no
-server runs (it was not started, or it died), the provisioner starts the kernel as a new
-process, like jupyter_client's own.
+The build starts the server (:func:`serving`) and tells its workers the server's socket
+(:func:`use_server`). :class:`ForkProvisioner` is the jupyter_client kernel provisioner
+(entry point ``review-fork`` of ``jupyter_client.kernel_provisioners``) that asks that
+server for a kernel, and :func:`kernel_manager` gives a KernelManager that uses it. Where
+no server is known, or it does not answer, the kernel is started as a new process, as
+jupyter_client does.
 
 The server imports nothing that starts a thread (OpenBLAS is held to one thread, which is
 also what three kernels sharing two cores want), and it imports no pyplot: the inline
-backend must hook into the kernel's own shell, so pages import pyplot themselves.
+backend hooks into the kernel's own shell, so pages import pyplot themselves. Settings
+that ipykernel and matplotlib read when they are imported (the backend, the debugger's
+switch) are set in the server as a kernel's environment has them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import selectors
 import signal
+import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # imported by the server before it forks: what the pages import in their first cells
@@ -47,72 +56,77 @@ WARM = (
 )
 PROVISIONER = "review-fork"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+SOCKET_NAME = "fork.sock"
+REQUEST = {"connection_file", "cwd", "env"}
 
-_server: ForkServer | None = None
+_socket: str | None = None  # the server this process asks for kernels (use_server)
 
 
-class ForkServer:
-    """The fork server of this process, started by :meth:`start`."""
+@dataclass(frozen=True)
+class Server:
+    """A running fork server: its socket and its process."""
 
-    def __init__(self, proc: subprocess.Popen):
-        self.proc = proc
-        self.lock = threading.Lock()
+    path: str
+    process: subprocess.Popen
 
-    @classmethod
-    def start(cls) -> ForkServer:
-        """Start the server (it imports :data:`WARM` while the caller goes on)."""
+
+@contextlib.contextmanager
+def serving() -> Iterator[Server]:
+    """Run a fork server for the duration of the block.
+
+    The server binds its socket at once and imports :data:`WARM` while the caller goes on
+    (a request made meanwhile waits). Leaving the block stops it; the kernels it forked
+    end with it (they watch their parent).
+    """
+    folder = tempfile.mkdtemp(prefix="review-fork-")
+    path = os.path.join(folder, SOCKET_NAME)
+    # bound and listening here, before the server starts: a request never finds no socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(path)
+        listener.listen(64)
         # as the kernel's environment has it when ipykernel and its debugger are imported
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYDEVD_DISABLE_FILE_VALIDATION="1")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "review.forkkernel"],
+            [sys.executable, "-m", "review.forkkernel", str(listener.fileno())],
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
             env=env,
-            text=True,
+            pass_fds=[listener.fileno()],
         )
-        return cls(proc)
-
-    def fork(self, connection_file: str, cwd: str, env: dict[str, str]) -> int | None:
-        """A new kernel, forked; its pid, or None when the server does not answer."""
-        request = json.dumps({"connection_file": connection_file, "cwd": cwd, "env": env})
-        with self.lock:
-            if self.proc.poll() is not None:
-                return None
-            try:
-                self.proc.stdin.write(request + "\n")
-                self.proc.stdin.flush()
-                answer = self.proc.stdout.readline()
-            except (OSError, ValueError):
-                return None
+    try:
+        yield Server(path, proc)
+    finally:
+        proc.stdin.close()  # the server's signal to stop
         try:
-            return int(json.loads(answer)["pid"])
-        except (ValueError, KeyError, TypeError):
-            return None
-
-    def stop(self) -> None:
-        """End the server (its kernels end with it: they watch their parent)."""
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
-def start_server() -> None:
-    """Start this process's fork server (a build worker does, when it starts)."""
-    global _server
-    if _server is None:
-        _server = ForkServer.start()
+def use_server(path: str | None) -> None:
+    """Have this process's kernels forked by the server at ``path`` (None: new processes)."""
+    global _socket
+    _socket = path
 
 
-def stop_server() -> None:
-    """Stop this process's fork server, if it runs."""
-    global _server
-    if _server is not None:
-        _server.stop()
-        _server = None
+def fork(connection_file: str, cwd: str, env: dict[str, str]) -> int | None:
+    """A kernel forked by the server; its pid, or None when no server answers."""
+    if _socket is None:
+        return None
+    request = json.dumps({"connection_file": connection_file, "cwd": cwd, "env": env})
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(120)  # the server may still be importing
+            conn.connect(_socket)
+            conn.sendall(request.encode() + b"\n")
+            answer = conn.makefile().readline()
+        return int(json.loads(answer)["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 class ForkedProcess:
@@ -165,14 +179,14 @@ def _provisioner_class():
     from jupyter_client.provisioning import LocalProvisioner
 
     class ForkProvisioner(LocalProvisioner):
-        """Kernels forked by this process's fork server; new processes without one."""
+        """Kernels forked by the fork server; new processes where none answers."""
 
         async def launch_kernel(self, cmd: list[str], **kwargs: Any):
             pid = None
-            if _server is not None and "-f" in cmd:
+            if "-f" in cmd:
                 env = dict(kwargs.get("env") or os.environ)
                 cwd = str(kwargs.get("cwd") or os.getcwd())
-                pid = _server.fork(cmd[cmd.index("-f") + 1], cwd, env)
+                pid = fork(cmd[cmd.index("-f") + 1], cwd, env)
             if pid is None:
                 return await super().launch_kernel(cmd, **kwargs)
             self.process = ForkedProcess(pid)
@@ -212,10 +226,11 @@ def kernel_manager(kernel_name: str, **kwargs):
     class Specs(KernelSpecManager):
         def get_kernel_spec(self, name):
             spec = super().get_kernel_spec(name)
-            spec.metadata = {**spec.metadata, "kernel_provisioner": {"provisioner_name": PROVISIONER}}
+            provisioner = {"provisioner_name": PROVISIONER}
+            spec.metadata = {**spec.metadata, "kernel_provisioner": provisioner}
             return spec
 
-    if _server is None or not _registered():
+    if _socket is None or not _registered():
         return KernelManager(kernel_name=kernel_name, **kwargs)
     return KernelManager(kernel_name=kernel_name, kernel_spec_manager=Specs(), **kwargs)
 
@@ -224,8 +239,7 @@ def _child(request: dict) -> None:
     """In the forked process: become the kernel ``ipykernel_launcher`` would start."""
     os.setsid()
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    os.dup2(2, 1)  # the server's stdout is its channel to the worker
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the server's stdin is the build's signal
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -244,11 +258,12 @@ def _child(request: dict) -> None:
     kernelapp.launch_new_instance()
 
 
-def serve() -> int:
-    """The fork server: import :data:`WARM`, then fork a kernel per request on stdin."""
+def serve(listening: int) -> int:
+    """The fork server: import :data:`WARM`, then fork a kernel for each request on the
+    socket ``listening`` (a file descriptor), until its standard input closes."""
     import importlib
-    from pathlib import Path
 
+    listener = socket.socket(fileno=listening)
     # as `python -m ipykernel_launcher` does: no start folder on the path (IPython puts the
     # kernel's working directory first when its shell starts)
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
@@ -261,24 +276,45 @@ def serve() -> int:
         except ImportError:
             pass
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the system
-    for line in sys.stdin:
-        request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                _child(request)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            except BaseException:  # whatever happens, the child never returns to the loop
-                traceback.print_exc()
-                code = 1
-            finally:
-                os._exit(code)
-        sys.stdout.write(json.dumps({"pid": pid}) + "\n")
-        sys.stdout.flush()
-    return 0
+    events = selectors.DefaultSelector()
+    events.register(listener, selectors.EVENT_READ)
+    events.register(sys.stdin, selectors.EVENT_READ)
+    while True:
+        for key, _ in events.select():
+            if key.fileobj is sys.stdin:
+                if not sys.stdin.readline():  # closed: the build is done
+                    return 0
+                continue
+            conn, _ = listener.accept()
+            with conn:
+                try:
+                    request = json.loads(conn.makefile().readline())
+                    if not isinstance(request, dict) or {*request} != REQUEST:
+                        raise ValueError(f"a request has the keys {sorted(REQUEST)}")
+                except ValueError as exc:  # answered, and the server goes on
+                    conn.sendall(json.dumps({"error": str(exc)}).encode() + b"\n")
+                    continue
+                pid = os.fork()
+                if pid == 0:
+                    listener.close()
+                    conn.close()
+                    _exit_as_kernel(request)
+                conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+
+
+def _exit_as_kernel(request: dict) -> None:
+    """In the forked process: run the kernel, then exit (never return to the server loop)."""
+    code = 0
+    try:
+        _child(request)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # whatever happens, the child never returns to the loop
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(serve())
+    sys.exit(serve(int(sys.argv[1])))

@@ -138,6 +138,11 @@ def _preload() -> None:
         except ImportError:
             pass
     _register_pybtex_plugins()
+    # the theme lists pygments' styles when it writes its CSS: pygments reads every
+    # package's entry points for that once per process (a fifth of a second), now
+    from pygments.styles import get_all_styles
+
+    list(get_all_styles())
 
 
 # The pybtex plugin groups sphinxcontrib-bibtex looks plugins up in.
