@@ -7,7 +7,9 @@
 2. read the parameter sets (``chapters/_params.yml``) and expand ``_toc.yml``;
 3. for each page, compute its cache key (chapter source, ``lib/``, the data it reads, its
    parameters, installed packages) and reuse the cached execution or run the chapter with
-   papermill, in parallel;
+   papermill, in parallel, in kernels forked from a process that has already imported what
+   pages import (:mod:`review.forkkernel`); pages that pool every outcome reuse the results
+   of the outcomes whose rows did not change (:mod:`review.memo`);
 4. unless the published site already shows exactly these pages, assemble the executed
    pages in a fresh source folder and render them with Jupyter Book, strictly (warnings
    are errors, references checked), into a new site folder that starts as a copy of the
@@ -213,8 +215,8 @@ def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
     the fork server their kernels come from (:mod:`review.forkkernel`).
 
     Spawned, not forked: a clean interpreter per worker, no state copied from this process.
-    Leaving the block with an exception (an interruption, a failed check) stops the workers
-    at once (their kernels exit with them) rather than waiting for the pages they run.
+    Leaving the block stops the workers at once (their kernels exit with them): after an
+    interruption or a failed check without waiting for the pages they run.
     """
     with forkkernel.serving() as server:
         ctx = multiprocessing.get_context("spawn")
@@ -227,12 +229,13 @@ def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
         pool.submit(int)  # a first task starts every worker (spawned workers start together)
         try:
             yield pool
-        except BaseException:
+        finally:
+            # stopped, not asked to finish: after an error they may be running pages, and
+            # after a build they are idle, with nothing to save (a clean exit of each
+            # would take a fifth of a second)
             for process in list(getattr(pool, "_processes", {}).values()):
                 process.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
 
 
 def _run_pages(
