@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 import shutil
 import signal
@@ -575,12 +574,3 @@ def test_earlier_sites_are_listed_for_removal_not_the_published_one(tmp_path):
     assert sorted(p.name for p in old) == ["20260101T000000-1", "legacy-3"]
     site.remove(old)
     assert sorted(p.name for p in sites.iterdir()) == ["20260102T000000-2", "jupyter_execute"]
-
-
-def test_sphinx_starts_loading_shortly_before_the_pages_are_expected_to_end():
-    from review import build
-
-    lead = build.NEXT_STEP_LEAD
-    assert build.next_step_at([6.0, 3.0, 3.0], 3, now=100.0) == 100.0 + 4.0 - lead
-    assert build.next_step_at([1.0], 3, now=100.0) < 100.0  # at once
-    assert build.next_step_at([6.0, None], 3, now=100.0) == math.inf  # a page never timed

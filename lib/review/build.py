@@ -57,9 +57,6 @@ OUTCOME_TABLE = "outcomes.csv"
 CONVERTED = ".chapters"  # in the build folder: the chapters converted to notebooks
 MEMO = ".memo"  # in the build folder: results pages share (review.memo), one folder per code
 TIMINGS = ".timings.json"  # in the build folder: seconds each page took when it last ran
-# seconds before the last pages are expected to end at which Sphinx starts loading (it
-# imports for about two and a half seconds of CPU before it can render)
-NEXT_STEP_LEAD = 4.0
 # Book files copied next to the executed pages (the toc is generated, not copied).
 BOOK_FILES = ("references.bib",)
 BOOK_DIRS = ("_static", "_templates")
@@ -256,16 +253,6 @@ def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def next_step_at(seconds: list[float | None], workers: int, now: float | None = None) -> float:
-    """When (``time.monotonic``) to start loading Sphinx: :data:`NEXT_STEP_LEAD` seconds
-    before pages that took ``seconds`` each last time, ``workers`` at a time, are expected
-    to end; never (``inf``) when a page was not timed."""
-    if any(s is None for s in seconds):
-        return math.inf
-    now = time.monotonic() if now is None else now
-    return now + sum(seconds) / workers - NEXT_STEP_LEAD
-
-
 def _run_pages(
     opts: Options,
     todo: list[tuple[params_mod.Page, str]],
@@ -280,14 +267,11 @@ def _run_pages(
 
     The pages start longest first, by the seconds each took when it last ran (``timings``,
     updated here; a page never timed starts first), so that no long page starts last.
-    ``when_idle`` is called once, to prepare the next step (load Sphinx): as soon as fewer
-    pages remain than ``workers`` (a core is free), or, when every page has been timed,
-    :data:`NEXT_STEP_LEAD` seconds before the pages are expected to end, so that a short
-    run of a few pages does not end waiting for it.
+    ``when_idle`` is called once, as soon as fewer pages remain than ``workers``: the cores
+    the last pages leave free can prepare the next step.
     """
     failures = []
     todo = sorted(todo, key=lambda item: -timings.get(item[0].name, math.inf))
-    ready_at = next_step_at([timings.get(page.name) for page, _ in todo], workers)
 
     # validated before any page runs: the kernels need not check the same bytes again
     validated_hash = release.data_hash(opts.data_dir, short=False)
@@ -309,13 +293,10 @@ def _run_pages(
             _say(f"  run     {page.name}")
         idle = False
         while running:
-            if not idle and (len(running) < workers or time.monotonic() >= ready_at):
+            if not idle and len(running) < workers:
                 idle = True
                 when_idle()
-            timeout = (
-                None if idle or ready_at == math.inf else max(0.0, ready_at - time.monotonic())
-            )
-            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 page, key, tmp = running.pop(future)
                 try:
