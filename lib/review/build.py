@@ -38,7 +38,6 @@ import re
 import shutil
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -61,15 +60,6 @@ TIMINGS = ".timings.json"  # in the build folder: seconds each page took when it
 BOOK_FILES = ("references.bib",)
 BOOK_DIRS = ("_static", "_templates")
 LIB = Path(__file__).resolve().parent.parent  # lib/: metaprop and review
-# what a page's worker imports (review.execute.preload), loaded once in the process the
-# workers are forked from
-WORKER_MODULES = (
-    "review.execute",
-    "review.forkkernel",
-    "jupyter_client.manager",
-    "nbformat",
-    "papermill",
-)
 
 
 class BuildError(Exception):
@@ -221,27 +211,22 @@ def page_keys(
 
 @contextlib.contextmanager
 def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
-    """Processes that execute pages, started at once, and the fork server their kernels
-    come from (:mod:`review.forkkernel`).
+    """Processes that execute pages, started at once (each imports papermill & co.), and
+    the fork server their kernels come from (:mod:`review.forkkernel`).
 
-    The workers are forked from multiprocessing's fork server, which imports papermill and
-    the rest once (half a second of CPU that three spawned workers paid three times, while
-    the data were being checked): each is a clean process, with no state copied from this
-    one. Leaving the block stops the workers at once (their kernels exit with them): after
-    an interruption or a failed check without waiting for the pages they run.
+    Spawned, not forked: a clean interpreter per worker, no state copied from this process.
+    Leaving the block stops the workers at once (their kernels exit with them): after an
+    interruption or a failed check without waiting for the pages they run.
     """
     with forkkernel.serving() as server:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(list(WORKER_MODULES))
+        ctx = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=ctx,
             initializer=preload,
             initargs=(server.path,),
         )
-        # a first task starts every worker; the fork server they come from must have
-        # imported its modules first, so this waits for it: not here, in a thread
-        threading.Thread(target=pool.submit, args=(int,), daemon=True).start()
+        pool.submit(int)  # a first task starts every worker (spawned workers start together)
         try:
             yield pool
         finally:
