@@ -117,7 +117,8 @@ def test_a_malformed_request_is_answered_and_the_server_goes_on(server, tmp_path
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.connect(server.path)
             conn.sendall(bad)
-            assert "error" in json.loads(conn.makefile().readline())
+            with conn.makefile() as reader:
+                assert "error" in json.loads(reader.readline())
     km = forkkernel.kernel_manager("python3", transport="ipc", ip=str(tmp_path / "kernel"))
     km.start_kernel(cwd=str(tmp_path))
     try:

@@ -226,7 +226,9 @@ def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
             initializer=preload,
             initargs=(server.path,),
         )
-        pool.submit(int)  # a first task starts every worker (spawned workers start together)
+        # a worker is started for each task that finds none idle: one task each starts them all
+        for _ in range(jobs):
+            pool.submit(int)
         try:
             yield pool
         finally:

@@ -123,7 +123,8 @@ def fork(connection_file: str, cwd: str, env: dict[str, str]) -> int | None:
             conn.settimeout(120)  # the server may still be importing
             conn.connect(_socket)
             conn.sendall(request.encode() + b"\n")
-            answer = conn.makefile().readline()
+            with conn.makefile() as reader:
+                answer = reader.readline()
         return int(json.loads(answer)["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -290,7 +291,8 @@ def serve(listening: int) -> int:
             conn, _ = listener.accept()
             with conn:
                 try:
-                    request = json.loads(conn.makefile().readline())
+                    with conn.makefile() as reader:
+                        request = json.loads(reader.readline())
                     if not isinstance(request, dict) or {*request} != REQUEST:
                         raise ValueError(f"a request has the keys {sorted(REQUEST)}")
                 except ValueError as exc:  # answered, and the server goes on
