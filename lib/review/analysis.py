@@ -50,6 +50,7 @@ __all__ = [
     "PooledFit",
     "by_population",
     "fit_model",
+    "fits_for",
     "heterogeneity",
     "landmark_by_population",
     "landmark_effects",
@@ -220,6 +221,14 @@ def rows_for(code: str, plan: Plan, **options) -> pd.DataFrame:
     if code in plan["survival"]["outcomes"]:
         return data.landmark(code, **options)
     return data.outcome(code, **options)
+
+
+def fits_for(code: str, df: pd.DataFrame, plan: Plan) -> dict[str, PooledFit]:
+    """The primary fit of one outcome in each population, from the rows :func:`rows_for`
+    gives: :func:`landmark_by_population` for survival codes, else :func:`by_population`."""
+    if code in plan["survival"]["outcomes"]:
+        return landmark_by_population(df, plan, outcome=code)
+    return by_population(df, plan, outcome=code)
 
 
 def population_rows(df: pd.DataFrame, population: str, plan: Plan) -> pd.DataFrame:

@@ -570,11 +570,7 @@ def outcome_summary(code: str, df: pd.DataFrame, plan: Plan) -> list[dict]:
     """The summary-of-findings rows of one outcome (one per population), from its rows."""
     from review import analysis
 
-    if code in plan["survival"]["outcomes"]:
-        fits = analysis.landmark_by_population(df, plan, outcome=code)
-    else:
-        fits = analysis.by_population(df, plan, outcome=code)
-    return [summary_row(fit, plan) for fit in fits.values()]
+    return [summary_row(fit, plan) for fit in analysis.fits_for(code, df, plan).values()]
 
 
 def display_table(sof: pd.DataFrame, plan: Plan, population: str | None = None) -> pd.DataFrame:

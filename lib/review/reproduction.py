@@ -248,13 +248,8 @@ def beside_ours(reported: pd.DataFrame, plan: Plan, *, data_dir=None) -> pd.Data
 @memo.cached
 def _headline(code: str, rows: pd.DataFrame, plan: Plan) -> dict[str, dict]:
     """Our primary fit of one outcome in each population: k, note, estimate and CI."""
-    fits = (
-        analysis.landmark_by_population(rows, plan, outcome=code)
-        if code in plan["survival"]["outcomes"]
-        else analysis.by_population(rows, plan, outcome=code)
-    )
     out = {}
-    for population, fit in fits.items():
+    for population, fit in analysis.fits_for(code, rows, plan).items():
         out[population] = {"our_k": fit.k, "note": fit.note}
         if fit.result is not None:
             out[population] |= {
