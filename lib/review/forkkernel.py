@@ -25,6 +25,7 @@ switch) are set in the server as a kernel's environment has them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import selectors
@@ -212,6 +213,7 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
+@functools.cache  # read once per process: nothing is installed while a build runs
 def _registered() -> bool:
     """True when the provisioner's entry point is installed (``pip install -e lib/review``)."""
     from importlib.metadata import entry_points
