@@ -57,6 +57,7 @@ __all__ = [
     "landmark_fit",
     "leave_one_out",
     "patients",
+    "flagged_counts",
     "population_rows",
     "rows_for",
     "primary_fit",
@@ -114,6 +115,17 @@ class PooledFit:
 
 
 # --- rows -------------------------------------------------------------------------------
+
+
+# Flags that make a count less trustworthy than its report: left out in a robustness refit.
+FLAGGED_COUNTS = ("lower_bound", "assumed_denominator", "inferred_denominator")
+
+
+def flagged_counts(rows: pd.DataFrame) -> pd.Series:
+    """True for rows flagged as lower bounds or with assumed or inferred denominators."""
+    flags = rows["flags"] if "flags" in rows else pd.Series("", index=rows.index)
+    parts = flags.fillna("").astype(str).str.split(";")
+    return parts.map(lambda f: any(x in FLAGGED_COUNTS for x in f)).astype(bool)
 
 
 def _partial_date(value) -> pd.Timestamp:

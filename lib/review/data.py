@@ -43,6 +43,7 @@ STUDY_COLUMNS = [
     "regimen_group",
     "regimen",
     "n_enrolled",
+    "age_median",
     "cohort_id",
     "id_confidence",
 ]

@@ -106,6 +106,9 @@ def data_choices(
         index = pool.reset_index().merge(kept, on=keys)["index"]
         return [("evidence_paper_date", "", pool.loc[index])]
 
+    def without(name: str, mask: pd.Series):
+        return [(name, None, analysis.select_rows(primary[~mask], plan)[0])]
+
     def no_curve_read():
         # survival landmarks only: a binary outcome has no curve-read rows to leave out
         if not pool[plan.col("kind")].eq("survival").any():
@@ -141,6 +144,10 @@ def data_choices(
             )
         ],
         "evidence_paper_date": as_of,
+        "no_press_secondary": lambda: without(
+            "no_press_secondary", primary[plan.col("source_tier")].isin(("press", "secondary_copy"))
+        ),
+        "no_flagged_counts": lambda: without("no_flagged_counts", analysis.flagged_counts(primary)),
         "variants": lambda: _variant_sets(pool, primary, plan),
         "no_curve_read": no_curve_read,
     }
@@ -155,7 +162,9 @@ def data_choices(
 def _variant_sets(df, primary, plan):
     """The primary set with one study's primary row swapped for one of its alternatives."""
     study, variant = plan.col("study"), plan.col("variant")
-    alternatives = df[~_primary_mask(df, plan) & ~_runner_up(df, plan)]
+    excluded = plan["multiverse"]["variant_excluded_bases"]
+    basis = df.get("denominator_basis", pd.Series("", index=df.index)).fillna("")
+    alternatives = df[~_primary_mask(df, plan) & ~_runner_up(df, plan) & ~basis.isin(excluded)]
     out = []
     for idx, alt in alternatives.iterrows():
         swapped = pd.concat([primary[primary[study] != alt[study]], alternatives.loc[[idx]]])

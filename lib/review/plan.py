@@ -240,23 +240,30 @@ def _validate(raw: Mapping) -> None:
     if _get(grade, "starting_level", "grade", str) not in levels:
         raise _fail("grade.starting_level", f"must be one of {levels}")
     rob = _get(grade, "risk_of_bias", "grade", Mapping)
-    _get(rob, "retrospective_designs", "grade.risk_of_bias", list)
-    for key in (
-        "abstract_share_serious",
-        "low_quality_share_serious",
-        "retrospective_share_serious",
-    ):
+    _get(rob, "non_full_tiers", "grade.risk_of_bias", list)
+    for key in ("concern_share_serious", "high_share_very_serious"):
         _check_proportion(_get(rob, key, "grade.risk_of_bias"), f"grade.risk_of_bias.{key}")
-    _get(rob, "minors_low_quality_below", "grade.risk_of_bias", (int, float))
-    _get(rob, "jadad_low_quality_below", "grade.risk_of_bias", (int, float))
+    _check_proportion(
+        _get(_get(grade, "inconsistency", "grade", Mapping), "q_alpha", "grade.inconsistency"),
+        "grade.inconsistency.q_alpha",
+    )
     _get(_get(grade, "imprecision", "grade", Mapping), "min_patients", "grade.imprecision", int)
     ind = _get(grade, "indirectness", "grade", Mapping)
     _check_proportion(
         _get(ind, "overlap_share_serious", "grade.indirectness"),
         "grade.indirectness.overlap_share_serious",
     )
+    _get(ind, "older_adults_median_age", "grade.indirectness", (int, float))
+    choices = _get(_get(grade, "robustness", "grade", Mapping), "choices", "grade.robustness", list)
+    known = {"no_non_full_reports", "no_low_confidence", "no_flagged_counts"}
+    if not set(choices) <= known:
+        raise _fail("grade.robustness.choices", f"unknown {sorted(set(choices) - known)}")
     pb = _get(grade, "publication_bias", "grade", Mapping)
     _check_proportion(_get(pb, "alpha", "grade.publication_bias"), "grade.publication_bias.alpha")
+    _check_proportion(
+        _get(pb, "missing_share_serious", "grade.publication_bias"),
+        "grade.publication_bias.missing_share_serious",
+    )
     for domain in (
         "risk_of_bias",
         "inconsistency",
@@ -277,6 +284,7 @@ def _validate(raw: Mapping) -> None:
 
     multiverse = raw["multiverse"]
     _check_refs(multiverse, "multiverse")
+    _get(multiverse, "variant_excluded_bases", "multiverse", list)
     choices = _get(multiverse, "data_choices", "multiverse", list)
     for i, choice in enumerate(choices):
         _get(choice, "id", f"multiverse.data_choices[{i}]", str)
@@ -505,19 +513,6 @@ class Plan:
                     "reason": " ".join(e["reason"].split()),
                 }
                 for code, e in self.raw["grade"]["thresholds"].items()
-            ]
-        )
-
-    def grade_rules_frame(self) -> pd.DataFrame:
-        """The rule of each GRADE domain, as the plan words it."""
-        names = ["risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias"]
-        return pd.DataFrame(
-            [
-                {
-                    "domain": d.replace("_", " "),
-                    "rule": " ".join(self.raw["grade"][d]["reason"].split()),
-                }
-                for d in names
             ]
         )
 
