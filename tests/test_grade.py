@@ -588,3 +588,19 @@ def test_publication_bias_not_assessable_is_said(plan, clean):
     rating = g.rate_publication_bias(profile, plan)
     # no test: judged from the recorded missing reports instead, and the reason says why
     assert rating.change == 0 and "no test for landmarks" in rating.reason
+
+
+def test_every_statement_and_reason_on_the_real_data_reads_well():
+    """The summary of findings of the review's own data: every plain-language statement
+    and every reason free of the grammar faults issue 21 found, and every statement names
+    its certainty."""
+    from review.plan import load_plan
+
+    sof = g.summary_of_findings(load_plan())
+    rated = sof[sof["certainty"] != "no evidence"]
+    assert len(rated) > 0
+    for statement, level in zip(rated["statement"], rated["certainty"], strict=True):
+        assert_readable(statement)
+        assert f"{level} certainty" in statement
+    for reasons in rated["reasons"]:
+        assert_readable(reasons)

@@ -142,6 +142,7 @@ POOLED_COLUMNS = [
     "pi_low",
     "pi_high",
     "certainty",
+    "reasons",
 ]
 
 
@@ -312,6 +313,7 @@ def pooled_changes(old: pd.DataFrame, new: pd.DataFrame, digits: int = 1) -> pd.
         )
     # a snapshot without ratings (or a frame built by hand) compares as unrated
     old, new = (f if "certainty" in f else f.assign(certainty=pd.NA) for f in (old, new))
+    old, new = (f if "reasons" in f else f.assign(reasons=pd.NA) for f in (old, new))
     merged = old.merge(new, on=key, how="outer", suffixes=("_old", "_new"), indicator=True)
     both = merged["_merge"].eq("both")
     moved = ~both
@@ -321,7 +323,7 @@ def pooled_changes(old: pd.DataFrame, new: pd.DataFrame, digits: int = 1) -> pd.
         moved |= before.ne(after) & both
     moved |= _certainty_moved(merged) & both
     cols = key + [f"{c}_{side}" for side in ("old", "new") for c in ["k", *shown, "certainty"]]
-    return merged.loc[moved, cols].reset_index(drop=True)
+    return merged.loc[moved, [*cols, "reasons_new"]].reset_index(drop=True)
 
 
 def _certainty_moved(merged: pd.DataFrame) -> pd.Series:
@@ -368,12 +370,12 @@ class Diff:
         return counts.rename(columns={"corrected": "fields corrected"}).reset_index()
 
     def certainty_changes(self) -> pd.DataFrame:
-        """Outcomes whose GRADE certainty rating moved since the last release."""
+        """Outcomes whose GRADE certainty rating moved since the last release, with the
+        domains and reasons of the new rating (why it moved)."""
         rated = self.pooled[self.pooled["subgroup_by"] == "all"]
         moved = rated[_certainty_moved(rated)]
-        return moved[["outcome", "population", "certainty_old", "certainty_new"]].reset_index(
-            drop=True
-        )
+        cols = ["outcome", "population", "certainty_old", "certainty_new", "reasons_new"]
+        return moved[cols].reset_index(drop=True)
 
     def corrections(self) -> pd.DataFrame:
         """Every corrected field (old and new value) of every table."""
