@@ -42,6 +42,7 @@ def make_rows(specs):
             "minors": 14,
             "jadad": pd.NA,
             "curve_read": False,
+            "in_source_paper": True,
             "estimate": math.nan,
             "ci_low": math.nan,
             "ci_high": math.nan,

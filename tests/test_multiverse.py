@@ -53,6 +53,10 @@ def test_data_choices(plan, pool):
     assert choices["all_reports"] == {0, 1, 2, 3, 4, 5, 6}
     assert choices["evidence_paper_date"] == {0, 2, 3, 5, 6}
     assert choices["variant:s0 responders"] == {7, 1, 2, 3, 5, 6}
+    assert choices["paper_studies"] == choices["primary"]  # every fixture study is the paper's
+    later = pool.assign(in_source_paper=pool.index != 0)
+    later_choices = {c.id: set(c.index) for c in mv.data_choices(later, plan)}
+    assert later_choices["paper_studies"] == {1, 2, 3, 5, 6}
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +273,19 @@ def test_spec_curve_draws_data_labels_as_text_within_the_figure():
     assert "\u2026" in cut and cut.endswith("2019, responders")
     assert fig.get_tightbbox(fig.canvas.get_renderer()).width <= fig.get_figwidth() + 0.05
     plt.close(fig)
+
+
+def test_paper_studies_choice_keeps_only_the_papers_studies():
+    """The source paper's set is a sensitivity analysis: every study added since (for
+    example Kayser 2022, which the paper missed though it was public) is left out."""
+    from review import analysis, multiverse
+    from review.plan import load_plan
+
+    plan = load_plan()
+    pool = analysis.rows_for("OR", plan, variants="all", runner_ups=True)
+    choices = {c.id: c for c in multiverse.data_choices(pool, plan)}
+    kept = pool.loc[list(choices["paper_studies"].index)]
+    assert len(kept) and kept["in_source_paper"].all()
+    assert "lu1_Kayser_Haematologica2022" not in set(kept["study_id"])
+    primary = pool.loc[list(choices["primary"].index)]
+    assert "lu1_Kayser_Haematologica2022" in set(primary["study_id"])

@@ -109,6 +109,12 @@ def data_choices(
     def without(name: str, mask: pd.Series):
         return [(name, None, analysis.select_rows(primary[~mask], plan)[0])]
 
+    def paper_studies():
+        # the paper's studies first, then the rules, so that one report per cohort is chosen
+        # among the paper's own reports
+        in_paper = primary[plan.col("in_source_paper")].fillna(False).astype(bool)
+        return [("paper_studies", "", analysis.select_rows(primary[in_paper], plan)[0])]
+
     def no_curve_read():
         # survival landmarks only: a binary outcome has no curve-read rows to leave out
         if not pool[plan.col("kind")].eq("survival").any():
@@ -144,6 +150,7 @@ def data_choices(
             )
         ],
         "evidence_paper_date": as_of,
+        "paper_studies": paper_studies,
         "no_press_secondary": lambda: without(
             "no_press_secondary", primary[plan.col("source_tier")].isin(("press", "secondary_copy"))
         ),
