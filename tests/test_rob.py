@@ -246,3 +246,43 @@ def test_summary_bars_legend_below_the_bars(small):
     legend = ax.get_legend().get_window_extent()
     assert legend.y1 <= ax.get_window_extent().y0
     plt.close(fig)
+
+
+def test_tool_table_follows_the_plan(plan):
+    t = rob.tool_table(plan)
+    assert list(t["Domain"]) == list(rob.domains(plan).values())
+    assert (t["Question"].str.len() > 20).all()
+
+
+def test_reasons_table_has_one_row_per_judgement(small):
+    t = rob.reasons_table(data_dir=small)
+    assert len(t) == 3 * len(DOMAINS)
+    assert set(t["Judgement"]) <= {"Low concern", "Unclear", "High concern"}
+
+
+def test_headline_counts_match_overall(small):
+    key = rob.headline(data_dir=small)
+    # worked by hand from the fixture: one study per judgement; patients 37, 54, 71
+    assert (key["n_studies"], key["n_low"], key["n_unclear"], key["n_high"]) == (3, 1, 1, 1)
+    assert key["share_concern"] == pytest.approx((54 + 71) / 162)
+    assert key["top_domain"] == "Reporting" and key["n_top_domain"] == 1
+
+
+def test_paper_score_reads_the_papers_jadad_item(ds):
+    # the paper printed a blinding point for the open-label INO-VATE trial
+    assert rob.paper_score(ds.quality, "ref18_INO-VATE", "modified_jadad", "blinding") == (1, 2)
+    with pytest.raises(KeyError):
+        rob.paper_score(ds.quality, "ref18_INO-VATE", "minors", "blinding")
+
+
+def test_concern_by_outcome_matches_concern_share_per_stratum(small, plan):
+    table = rob.concern_by_outcome(["OR"], data_dir=small, plan=plan)
+    rows = data.outcome("OR", data_dir=small)
+    assert len(table) >= 1
+    labels = {s["label"]: s["value"] for s in plan.raw["populations"]["strata"]}
+    for _, r in table.iterrows():
+        sub = rows[rows["disease_status"] == labels[r["Population"]]]
+        assert r["Studies"] == sub["study_id"].nunique()
+        assert r["Patients"] == int(sub["total"].sum())
+        expected = rob.concern_share(sub, data_dir=small, plan=plan)
+        assert r["Share of patients in reports of concern"] == pytest.approx(expected)

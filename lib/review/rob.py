@@ -35,13 +35,18 @@ from review.plan import Plan, load_plan
 __all__ = [
     "COLOURS",
     "SYMBOLS",
+    "concern_by_outcome",
     "concern_share",
     "domains",
+    "headline",
     "judgement_levels",
     "judgements",
     "overall",
+    "paper_score",
+    "reasons_table",
     "summary",
     "summary_bars",
+    "tool_table",
     "traffic_light",
     "wide_table",
 ]
@@ -241,6 +246,55 @@ def concern_share(
     return float(weight[concern.to_numpy(dtype=bool)].sum()) / total
 
 
+def concern_by_outcome(
+    outcomes: Sequence[str] | None = None, *, data_dir=None, plan: Plan | None = None
+) -> pd.DataFrame:
+    """:func:`concern_share` of the primary rows of each outcome, per disease status.
+
+    Parameters
+    ----------
+    outcomes : sequence of str, optional
+        Outcome codes (default: the plan's ``summary_of_findings.outcomes``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Reader columns: outcome (dictionary description), population (the plan's label),
+        number of studies, patients, and the share of patients in reports of concern.
+        Strata without rows are left out. These are the primary rows before the plan's row
+        rules, so a summary-of-findings row may hold fewer studies.
+    """
+    raw = (load_plan() if plan is None else plan).raw
+    codes = list(outcomes) if outcomes is not None else raw["summary_of_findings"]["outcomes"]
+    ds = data.load(data_dir)
+    d = ds.dictionary
+    names = d[(d["table"] == "outcomes") & (d["column"] == "outcome")].set_index("code")
+    survival = set(data.outcome_codes("survival", data_dir=data_dir))
+    out = []
+    for code in codes:
+        if code in survival:
+            rows = data.landmark(code, data_dir=data_dir)
+        else:
+            rows = data.outcome(code, data_dir=data_dir)
+        for stratum in raw["populations"]["strata"]:
+            sub = rows[rows["disease_status"] == stratum["value"]]
+            if sub.empty:
+                continue
+            weight = _counts(sub, "total", ("n_analysed", "n_enrolled"), "study_id", data_dir)
+            out.append(
+                {
+                    "Outcome": names["description"].get(code, code),
+                    "Population": stratum["label"],
+                    "Studies": sub["study_id"].nunique(),
+                    "Patients": int(weight.sum()),
+                    "Share of patients in reports of concern": concern_share(
+                        sub, data_dir=data_dir, plan=plan
+                    ),
+                }
+            )
+    return pd.DataFrame(out)
+
+
 def _counts(rows: pd.DataFrame, n: str, fallback: Sequence[str], study: str, data_dir):
     """Patients per row: ``n``, else the first fallback column, else the study's n."""
     weight = pd.Series(pd.NA, index=rows.index, dtype="Float64")
@@ -274,6 +328,40 @@ def wide_table(
         out[label] = wide.reindex(over.index)[code].fillna("Not judged")
     out["Overall"] = over["overall_label"]
     return out.reset_index(drop=True)
+
+
+def tool_table(plan: Plan | None = None) -> pd.DataFrame:
+    """The plan's domains in words: the question each asks and the item of Murad's tool."""
+    rows = [
+        {
+            "Domain": d["label"],
+            "In the figure": d.get("short", d["label"]),
+            "Question": " ".join(str(d["question"]).split()),
+            "Murad item": str(d["murad_item"]),
+        }
+        for d in _section(plan)["domains"]
+    ]
+    return pd.DataFrame(rows)
+
+
+def reasons_table(
+    study_ids: Iterable[str] | None = None, *, data_dir=None, plan: Plan | None = None
+) -> pd.DataFrame:
+    """Every judgement in words, with its reason, the report's words and where they are."""
+    t = judgements(study_ids, data_dir=data_dir, plan=plan)
+    return pd.DataFrame(
+        {
+            "Study": t["study"],
+            "Domain": t["domain_label"],
+            "Judgement": t["judgement_label"],
+            "Reason": t["reason"],
+            "Words of the report": t["quote"],
+            "Source": [
+                f"{src} ({url})" if url else src
+                for src, url in zip(t["source"], t["source_url"], strict=True)
+            ],
+        }
+    )
 
 
 def summary(
@@ -326,11 +414,52 @@ def summary(
     return share
 
 
+def headline(*, data_dir=None, plan: Plan | None = None) -> dict[str, object]:
+    """The numbers a page opens with: studies per overall judgement, and why.
+
+    Returns
+    -------
+    dict
+        ``n_studies``; ``n_<judgement>`` for each judgement code; ``share_concern`` (share
+        of patients, by ``n_enrolled``, in studies of concern); ``top_domain`` (label of
+        the domain most often judged high concern) and ``n_top_domain`` (how many studies).
+    """
+    over = overall(data_dir=data_dir, plan=plan)
+    out: dict[str, object] = {"n_studies": len(over)}
+    for code in judgement_levels(plan):
+        out[f"n_{code}"] = int((over["overall"] == code).sum())
+    share = summary("patients", data_dir=data_dir, plan=plan).loc["Overall"]
+    levels = judgement_levels(plan)
+    out["share_concern"] = float(sum(share[levels[c]] for c in _of_concern(plan)))
+    table = judgements(data_dir=data_dir, plan=plan)
+    worst = list(levels)[-1]
+    counts = table[table["judgement"] == worst]["domain_label"].value_counts()
+    out["top_domain"] = counts.index[0] if len(counts) else ""
+    out["n_top_domain"] = int(counts.iloc[0]) if len(counts) else 0
+    return out
+
+
+def paper_score(
+    quality: pd.DataFrame, study_id: str, scale: str, item: str, scorer: str = "lao2025"
+) -> tuple[int, int]:
+    """A score of the source paper's quality table and its maximum, e.g. INO-VATE's
+    modified Jadad blinding item (``quality`` is ``data.load().quality``)."""
+    row = quality[
+        (quality["study_id"] == study_id)
+        & (quality["scale"] == scale)
+        & (quality["item_label"] == item)
+        & (quality["scorer"] == scorer)
+    ]
+    if len(row) != 1:
+        raise KeyError(f"no single {scale} item {item!r} of {study_id} by {scorer}")
+    return int(row["score"].iloc[0]), int(row["max_score"].iloc[0])
+
+
 # --- figures --------------------------------------------------------------------------------
 
 
 def _wrap(text: str, width: int) -> str:
-    return "\n".join(textwrap.wrap(text, width)) or text
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or text
 
 
 def _legend_handles(plan):
@@ -357,7 +486,7 @@ def traffic_light(
     *,
     data_dir=None,
     plan: Plan | None = None,
-    label_width: int = 28,
+    label_width: int = 22,
 ):
     """Traffic-light plot: one row per study, one column per domain and the overall one.
 
@@ -387,10 +516,12 @@ def traffic_light(
     over = over.assign(_r=over["overall"].map(rank)).sort_values(["_r", "study"], kind="stable")
     doms = list(domains(plan))
     columns = [*doms, OVERALL]
-    col_labels = [*domains(plan).values(), "Overall"]
+    # short column names (the plan's `short`), so that six columns fit a phone's width
+    col_labels = [*(d.get("short", d["label"]) for d in _section(plan)["domains"]), "Overall"]
     if ax is None:
-        height = 1.6 + 0.42 * max(len(over), 1)
-        _, ax = plt.subplots(figsize=(6.2, height))
+        # narrow, so that the page scales it down little on a phone
+        height = 1.5 + 0.4 * max(len(over), 1)
+        _, ax = plt.subplots(figsize=(5.0, height))
     cell = table.set_index(["study_id", "domain"])["judgement"]
     for i, sid in enumerate(over["study_id"]):
         for j, dom in enumerate(columns):
@@ -413,9 +544,9 @@ def traffic_light(
     ax.set_xlim(-0.6, len(columns) - 0.4)
     ax.set_ylim(len(over) - 0.5, -0.5)
     ax.set_yticks(range(len(over)))
-    ax.set_yticklabels([_wrap(s, label_width) for s in over["study"]], fontsize=9)
+    ax.set_yticklabels([_wrap(s, label_width) for s in over["study"]], fontsize=10)
     ax.set_xticks(range(len(columns)))
-    ax.set_xticklabels([_wrap(c, 11) for c in col_labels], fontsize=9)
+    ax.set_xticklabels(col_labels, fontsize=9.5, rotation=40, ha="left", rotation_mode="anchor")
     ax.xaxis.tick_top()
     ax.tick_params(length=0)
     for side in ax.spines.values():
@@ -461,7 +592,7 @@ def summary_bars(
 
     share = summary(weight, study_ids, data_dir=data_dir, plan=plan)
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.2, 1.4 + 0.45 * len(share)))
+        _, ax = plt.subplots(figsize=(5.0, 1.4 + 0.45 * len(share)))
     rows = list(range(len(share)))
     left = pd.Series(0.0, index=share.index)
     for code, label in judgement_levels(plan).items():
@@ -482,6 +613,7 @@ def summary_bars(
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlabel("Share of patients" if weight == "patients" else "Share of studies")
+    ax.set_title("Weighted by patients" if weight == "patients" else "Each study counted once")
     ax.grid(False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=3, frameon=False, fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False, fontsize=9)
     return ax
