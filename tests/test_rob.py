@@ -286,3 +286,24 @@ def test_concern_by_outcome_matches_concern_share_per_stratum(small, plan):
         assert r["Patients"] == int(sub["total"].sum())
         expected = rob.concern_share(sub, data_dir=small, plan=plan)
         assert r["Share of patients in reports of concern"] == pytest.approx(expected)
+
+
+def test_paper_blinding_note(ds, small):
+    note = rob.paper_blinding_note(ds.quality)
+    assert "1 of 2 points for blinding" in note and "open-label" in note
+    # a data folder without INO-VATE's score: no sentence
+    assert rob.paper_blinding_note(data.load(small).quality) == ""
+
+
+def test_reader_tables_with_a_domain_nobody_judged(tmp_path):
+    """A study judged on one domain only (e.g. mid-way through an update)."""
+    ddir = tmp_path / "data"
+    shutil.copytree(FIXTURE, ddir)  # the fixture judges fx01 on selection only
+    wide = rob.wide_table(data_dir=ddir)
+    assert wide.loc[0, "Selection of patients"] == "Low concern"
+    assert wide.loc[0, "Reporting"] == "Not judged"
+    share = rob.summary("studies", data_dir=ddir)
+    assert share.loc["Reporting"].sum() == 0.0
+    ax = rob.traffic_light(data_dir=ddir)
+    assert len(ax.collections) == 2  # selection and overall
+    plt.close(ax.figure)

@@ -42,6 +42,7 @@ __all__ = [
     "judgement_levels",
     "judgements",
     "overall",
+    "paper_blinding_note",
     "paper_score",
     "reasons_table",
     "summary",
@@ -324,8 +325,9 @@ def wide_table(
     over = overall(study_ids, data_dir=data_dir, plan=plan).set_index("study_id")
     over = over[over["assessed"]]
     out = pd.DataFrame({"Study": over["study"]})
+    wide = wide.reindex(index=over.index, columns=list(doms)).astype(object)
     for code, label in doms.items():
-        out[label] = wide.reindex(over.index)[code].fillna("Not judged")
+        out[label] = wide[code].fillna("Not judged")
     out["Overall"] = over["overall_label"]
     return out.reset_index(drop=True)
 
@@ -453,6 +455,25 @@ def paper_score(
     if len(row) != 1:
         raise KeyError(f"no single {scale} item {item!r} of {study_id} by {scorer}")
     return int(row["score"].iloc[0]), int(row["max_score"].iloc[0])
+
+
+def paper_blinding_note(quality: pd.DataFrame) -> str:
+    """A sentence flagging the paper's blinding point for the open-label INO-VATE trial.
+
+    The trial was open-label (Kantarjian et al., Cancer 2019, quoted in
+    ``data/risk_of_bias.csv``), so a modified Jadad blinding score above 0 is impossible
+    for its design. Empty when the data hold no such score (another data folder).
+    """
+    try:
+        score, most = paper_score(quality, "ref18_INO-VATE", "modified_jadad", "blinding")
+    except KeyError:
+        return ""
+    if score == 0:
+        return ""
+    return (
+        f"The paper gives INO-VATE {score} of {most} points for blinding on the modified "
+        "Jadad scale, although the trial was open-label; the score is kept as printed."
+    )
 
 
 # --- figures --------------------------------------------------------------------------------
