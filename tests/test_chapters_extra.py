@@ -151,7 +151,7 @@ def test_summary_plot_marks_every_row(ae_data):
 # --- the chapters, executed on the fixture ----------------------------------------------
 
 PAGES = ("studies", "provenance", "survival[os-1y]", "survival[os-2y]", "adverse_events",
-         "reuse", "differences", "api")  # fmt: skip
+         "reuse", "differences", "api", "risk_of_bias")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -277,3 +277,14 @@ def test_reuse_page_runs_its_examples_and_shows_the_benchmark_or_says_why(execut
         assert "| row | metafor |" in _outputs(nb, "text/markdown")
     else:
         assert "have not been run" in text
+
+
+def test_risk_of_bias_page_counts_and_words(executed):
+    nb = executed["risk_of_bias"]
+    glued = _glued(nb)
+    # the fixture judges one study (fx01) on one domain, low concern
+    assert glued["rob_n_studies"] == "1" and glued["rob_n_low"] == "1"
+    assert glued["rob_paper_note"] == ""  # no INO-VATE in the fixture
+    html = _outputs(nb, "text/html")
+    assert "Not judged" in html and "&lt;NA&gt;" not in html and ">nan<" not in html
+    assert any(f.endswith(".png") for f in nb["_files"])

@@ -65,6 +65,7 @@ class Dataset:
     studies: pd.DataFrame
     outcomes: pd.DataFrame
     quality: pd.DataFrame
+    risk_of_bias: pd.DataFrame
     prisma: pd.DataFrame
     screening: pd.DataFrame
     paper_reported: pd.DataFrame

@@ -202,6 +202,25 @@ QUALITY = Table(
     key=("study_id", "scale", "item", "scorer"),
 )
 
+# This review's own risk-of-bias judgements (analysis_plan.yaml `risk_of_bias`; review.rob):
+# one row per study and domain, each with its reason and the words of the report behind it.
+RISK_OF_BIAS = Table(
+    "risk_of_bias",
+    (
+        Col("study_id", KEY, True),
+        Col("domain", CODE, True),
+        Col("judgement", CODE, True),
+        Col("reason", TEXT, True),
+        Col("quote", TEXT, True),
+        Col("source", TEXT, True),
+        Col("source_url", URL),
+        Col("assessor", CODE, True),
+        Col("date_assessed", DATE, True),
+    ),
+    key=("study_id", "domain", "assessor"),
+    min_rows=0,
+)
+
 PRISMA = Table(
     "prisma",
     (
@@ -288,6 +307,7 @@ TABLES: dict[str, Table] = {
         STUDIES,
         OUTCOMES,
         QUALITY,
+        RISK_OF_BIAS,
         PRISMA,
         SCREENING,
         PAPER_REPORTED,

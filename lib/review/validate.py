@@ -636,7 +636,7 @@ def run(data_dir: str | os.PathLike | None = None) -> Report:
         problems += _key_problems(p)
     studies = set(parsed["studies"].frame.get("study_id", pd.Series(dtype=object)))
     if parsed["studies"].readable and "study_id" in parsed["studies"].frame.columns:
-        for name in ("outcomes", "quality", "screening", "missing"):
+        for name in ("outcomes", "quality", "risk_of_bias", "screening", "missing"):
             problems += _reference_problems(parsed[name], "study_id", studies, "studies.csv")
     problems += _primary_problems(parsed["outcomes"])
     problems += _supersedes_problems(parsed["outcomes"])
