@@ -607,8 +607,9 @@ def evidence_profile(
         Per-study proportions; by default events / total. Needed for rows without counts
         (survival landmarks), whose size is the number analysed.
     context : DataFrame, optional
-        :func:`study_context`: every study's risk-of-bias judgement and whether it is known
-        not to report this outcome. Without it, no study counts as of concern for risk of
+        :func:`study_context`: every study's risk-of-bias judgement (``rob_overall``; and
+        ``rob_high``, high in a domain other than reporting) and whether it is known not to
+        report this outcome. Without it, no study counts as of concern for risk of
         bias beyond its report tier, and none as missing.
     """
     has_counts = plan.col("events") in df and df[plan.col("events")].notna().all()
@@ -628,6 +629,11 @@ def evidence_profile(
     rob = study.map(judged).astype(object)
     rob = rob.where(rob.notna(), "not assessed")
     concern = non_full | (rob != "low")
+    high = (
+        study.map(context.set_index("study_id")["rob_high"]).fillna(False).astype(bool)
+        if context is not None and "rob_high" in context
+        else rob == "high"
+    )
     # Overlap: every row of a cohort beyond its largest report counts as double-counted.
     cohort = df[plan.col("cohort_id")].astype(object)
     cohort = cohort.where(cohort.notna() & (cohort != ""), study)
@@ -653,7 +659,7 @@ def evidence_profile(
         pi=pi,
         study_estimates=tuple(float(v) for v in study_estimates),
         rob_concern_share=_share(concern, totals),
-        rob_high_share=_share(rob == "high", totals),
+        rob_high_share=_share(high, totals),
         overlap_share=_share(duplicate, totals),
         mixed_population=bool(mixed),
         narrower=() if mixed else narrower_population(df, plan),
@@ -713,7 +719,14 @@ def study_context(code: str, plan: Plan, *, data_dir=None) -> pd.DataFrame:
     ctx["missing_outcome"] = ctx["study_id"].isin(
         ds.missing.loc[ds.missing["outcome"] == code, "study_id"]
     )
-    ctx["rob_overall"] = ctx["study_id"].map(rob.overall(data_dir=data_dir))
+    judged = rob.overall(ctx["study_id"], data_dir=data_dir).set_index("study_id")
+    ctx["rob_overall"] = ctx["study_id"].map(judged["overall"])
+    # A high judgement of the reporting domain says the report is not a full publication,
+    # which the non-full-report concern already counts: it makes a study of concern, not
+    # one at high risk (one concern is not counted for two levels).
+    domains = rob.judgements(data_dir=data_dir)
+    high = domains[(domains["judgement"] == "high") & (domains["domain"] != "reporting")]
+    ctx["rob_high"] = ctx["study_id"].isin(high["study_id"])
     return ctx.reset_index(drop=True)
 
 
