@@ -349,3 +349,4 @@ def test_exceptions_table_speaks_words():
     assert not t.isna().any().any()
     assert not t["Study"].str.contains("_").any()
     assert not t["Result kept"].str.contains("not in the data").any()
+    assert "MRD negativity" in set(t["Outcome"])  # abbreviations keep their case

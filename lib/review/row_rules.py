@@ -297,6 +297,11 @@ def check(outcomes: pd.DataFrame, plan: Mapping) -> tuple[list[RuleBreak], list[
     return kept, unused
 
 
+def _sentence(text: str) -> str:
+    """``text`` with its first letter upper case (abbreviations such as MRD kept)."""
+    return text[:1].upper() + text[1:]
+
+
 def exceptions_table(plan: Mapping | None = None, data_dir=None) -> pd.DataFrame:
     """The plan's row-rule exceptions as a reader table: study, outcome, result, rule, reason.
 
@@ -336,9 +341,9 @@ def exceptions_table(plan: Mapping | None = None, data_dir=None) -> pd.DataFrame
         rows.append(
             {
                 "Study": study,
-                "Outcome": plan.wording(e["outcome"])["name"].capitalize(),
+                "Outcome": _sentence(plan.wording(e["outcome"])["name"]),
                 "Result kept": f"{result} ({what})" if what else result,
-                "Rule": RULES[e["rule"]][0].capitalize() if e["rule"] in RULES else e["rule"],
+                "Rule": _sentence(RULES[e["rule"]][0]) if e["rule"] in RULES else e["rule"],
                 "Reason": " ".join(str(e["reason"]).split()),
             }
         )
