@@ -34,6 +34,7 @@ COLUMNS = [
     "flags",
     "date_public",
     "report",
+    "note",
 ]
 NOT_USABLE = ["lower_bound", "ci_inconsistent", "verify", "no_url"]
 
@@ -88,7 +89,9 @@ CASES = {
     "mrd": [row(outcome="MRD_neg", variant="c2", definition="MRD < 1e-4 after induction cycle 2")],
     "transplant": [row(outcome="SCT", variant="all", definition="allo-SCT in first CR")],
     "adverse_events": [row(outcome="VOD", variant="all", definition="treatment-related VOD/SOS")],
-    "relapse": [row(outcome="relapse", variant="all", events="9", total="33")],
+    "relapse": [
+        row(outcome="relapse", variant="all", events="9", total="33", note="follow-up 22 months")
+    ],
     "one_report_per_cohort": [
         row(outcome="OR", variant="early", date_public="2019-06", report="Abstract"),
         row(outcome="OR", variant="late", primary="false", date_public="2022-06", report="Paper"),
@@ -148,7 +151,12 @@ def test_rows_that_follow_the_rules_pass():
             denominator_basis="safety",
         ),
         row(
-            outcome="relapse", variant="rem", events="9", total="32", denominator_basis="responders"
+            outcome="relapse",
+            variant="rem",
+            events="9",
+            total="32",
+            denominator_basis="responders",
+            note="Median follow-up 22 months.",
         ),
         row(
             outcome="OS_1y", variant="all", kind="survival", events="", total="", estimate_pct="50"
@@ -213,6 +221,14 @@ def test_a_survival_subgroup_breaks_the_denominator_rule_only_beside_a_whole_stu
     )
     beside, _ = row_rules.check(frame(sub, whole), plan())
     assert [b.rule for b in beside] == ["denominator"]
+
+
+def test_a_relapse_row_without_its_follow_up_breaks_the_relapse_rule():
+    r = row(
+        outcome="relapse", variant="rem", events="9", total="32", denominator_basis="responders"
+    )
+    breaks, _ = row_rules.check(frame(r), plan())
+    assert [(b.rule, b.column) for b in breaks] == [("relapse", "note")]
 
 
 def test_serious_only_adverse_event_rates_break_the_all_causality_rule():

@@ -48,6 +48,9 @@ UNPRINTED_DENOMINATOR_FLAGS = frozenset({"assumed_denominator", "inferred_denomi
 # The denominator of relapse (rule `relapse`): the patients in remission.
 RELAPSE_BASES = frozenset({"responders"})
 
+# A crude relapse proportion means little without its follow-up: the note states it.
+FOLLOW_UP_STATED = re.compile(r"\bfollow-up\b", re.IGNORECASE)
+
 # Words of a definition that restrict an outcome against the plan's rule.
 MRD_SINGLE_TIME_POINT = re.compile(
     r"\bafter (?:induction )?cycle|\bafter c\d|\bend of (?:treatment|induction)\b|\beot\b"
@@ -153,6 +156,12 @@ def _content_breaks(f: pd.DataFrame, i: int, plan: Mapping, printed_n: dict) -> 
                     "relapse",
                     "relapse is counted among the patients in remission (denominator_basis "
                     "responders)",
+                )
+            )
+        elif not FOLLOW_UP_STATED.search(_cell(f, i, "note")):
+            out.append(
+                RuleBreak(
+                    i, "note", "relapse", "the note does not state the follow-up of the count"
                 )
             )
     elif basis and basis not in ALL_TREATED_BASES:
