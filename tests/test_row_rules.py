@@ -366,3 +366,18 @@ def test_exceptions_table_speaks_words():
     assert not t["Study"].str.contains("_").any()
     assert not t["Result kept"].str.contains("not in the data").any()
     assert "MRD negativity" in set(t["Outcome"])  # abbreviations keep their case
+
+
+def test_change_log_puts_every_logged_change_in_words():
+    log = pd.read_csv(DATA / "changes.csv", dtype=str, keep_default_na=False)
+    t = row_rules.change_log(DATA)
+    assert list(t.columns) == ["Date", "Study", "Outcome", "Result", "Change", "Rule", "Reason"]
+    assert len(t) == len(log) > 0
+    assert not t.isna().any().any()
+    assert not t["Result"].str.contains("no longer in the data").any()
+    # every logged rule is a rule of the plan, and every logged row is in the data
+    assert set(log["rule"]) <= set(row_rules.RULES)
+
+
+def test_change_log_of_a_folder_without_one_is_empty():
+    assert row_rules.change_log(FIXTURE).empty

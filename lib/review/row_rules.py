@@ -357,3 +357,86 @@ def exceptions_table(plan: Mapping | None = None, data_dir=None) -> pd.DataFrame
             }
         )
     return pd.DataFrame(rows, columns=["Study", "Outcome", "Result kept", "Rule", "Reason"])
+
+
+CHANGE_LOG = "changes.csv"
+
+
+def change_log(data_dir=None, plan: Mapping | None = None) -> pd.DataFrame:
+    """The rows of ``data/`` changed under the row rules, as a reader table.
+
+    ``data/changes.csv`` logs each change (date, issue, study, outcome, variant, field, old
+    and new value, rule, reason); this puts it in words: the study's label, the outcome's
+    name, the row's definition and numbers, what changed and why.
+
+    Parameters
+    ----------
+    data_dir : path, optional
+        The data folder (default: the repository's ``data/``).
+    plan : Plan, optional
+        Defaults to :func:`review.plan.load_plan`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns Date, Study, Outcome, Result, Change, Rule, Reason; empty when the folder
+        holds no log.
+    """
+    from pathlib import Path
+
+    from review import data, validate
+    from review.plan import load_plan
+
+    cols = ["Date", "Study", "Outcome", "Result", "Change", "Rule", "Reason"]
+    root = Path(data_dir) if data_dir is not None else validate.default_data_dir()
+    path = root / CHANGE_LOG
+    if not path.is_file():
+        return pd.DataFrame(columns=cols)
+    plan = plan if plan is not None else load_plan()
+    log = pd.read_csv(path, dtype=str, keep_default_na=False)
+    ds = data.load(root)
+    labels = pd.Series(data._labels(ds.studies).to_numpy(), index=ds.studies["study_id"])
+    d = ds.dictionary[(ds.dictionary["table"] == "outcomes") & (ds.dictionary["column"] == "flags")]
+    flag_words = dict(zip(d["code"], d["description"], strict=True))
+    o = ds.outcomes.set_index(["study_id", "outcome", "variant"])
+    rows = []
+    for r in log.itertuples(index=False):
+        key = (r.study_id, r.outcome, r.variant)
+        if key in o.index:
+            x = o.loc[key]
+            x = x.iloc[0] if isinstance(x, pd.DataFrame) else x
+            if x["kind"] == "binary" and pd.notna(x["events"]):
+                result = f"{int(x['events'])} of {int(x['total'])}"
+            elif pd.notna(x["estimate_pct"]):
+                result = f"{x['estimate_pct']:g}%"
+            else:
+                result = "percentage only"
+            if pd.notna(x["definition"]) and x["definition"]:
+                result += f" ({x['definition']})"
+        else:
+            result = "row no longer in the data"
+        if r.field == "(row)":
+            change = "Row added"
+        elif r.field == "primary":
+            change = (
+                "Now pooled (primary)"
+                if r.new == "true"
+                else "No longer pooled (kept as a variant)"
+            )
+        elif r.field == "flags":
+            added = [f for f in r.new.split(";") if f and f not in r.old.split(";")]
+            change = "Flagged: " + "; ".join(flag_words.get(f, f) for f in added)
+        else:
+            change = f"Note: {r.new}"
+        rows.append(
+            {
+                "Date": r.date,
+                "Study": labels.get(r.study_id, r.study_id),
+                "Outcome": _sentence(plan.wording(r.outcome)["name"]),
+                "Result": result,
+                "Change": change,
+                "Rule": _sentence(RULES[r.rule][0]) if r.rule in RULES else r.rule,
+                "Reason": _sentence(r.reason),
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)
