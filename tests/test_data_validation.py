@@ -278,6 +278,8 @@ def test_ci_inconsistent_flag_makes_it_a_warning(ddir):
     set_cell(outcomes(ddir), line, "ci_low_pct", "70")
     set_cell(outcomes(ddir), line, "ci_high_pct", "80")
     set_cell(outcomes(ddir), line, "flags", "ci_inconsistent")
+    # a flagged row is not a usable number: it is kept, but never primary (row rule usable)
+    set_cell(outcomes(ddir), line, "primary", "false")
     report = validate.run(ddir)
     assert report.ok, str(report)
     find(report, OUT, line, "estimate_pct", "printed CI does not contain", "warning")
@@ -318,6 +320,8 @@ def test_source_url_missing_with_no_url_flag_is_accepted(ddir):
     line = or_line(ddir)
     set_cell(outcomes(ddir), line, "source_url", "")
     set_cell(outcomes(ddir), line, "flags", "no_url")
+    # kept as data, but a number without its address is never primary (row rule usable)
+    set_cell(outcomes(ddir), line, "primary", "false")
     assert validate.run(ddir).ok
 
 

@@ -5,7 +5,9 @@ normalised silently; leading or trailing spaces in a cell are trimmed with a war
 the file itself (present, decodable, comma-separated, balanced quotes, expected header, rows
 present), then each cell and row against the pandera schemas of :mod:`review.rules`, then the
 rules that span rows and tables (unique keys, one primary variant per study and outcome,
-known studies, no report entered twice). Line numbers are those an editor shows (the header
+known studies, no report entered twice), then the analysis plan's row rules
+(:mod:`review.row_rules`; the plan is ``analysis_plan.yaml`` unless ``plan_path`` names
+another). Line numbers are those an editor shows (the header
 is line 1; a row whose quoted text spans lines is reported at its first line).
 
 ``python -m review validate [DATA_DIR]`` calls :func:`main`: exit status 0 when there is no
@@ -24,7 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
+from review import row_rules
+from review.plan import PlanError, default_plan_path, load_plan
 from review.schema import TABLES, Table
 
 __all__ = ["Problem", "Report", "Parsed", "read_table", "run", "main", "default_data_dir"]
@@ -397,8 +402,9 @@ def _key_problems(parsed: Parsed) -> list[Problem]:
     return out
 
 
-def _primary_problems(out_p: Parsed) -> list[Problem]:
-    """Exactly one primary variant per (study_id, outcome)."""
+def _primary_problems(out_p: Parsed, not_usable: frozenset[str] = frozenset()) -> list[Problem]:
+    """Exactly one primary variant per (study_id, outcome), or none when every variant
+    carries a flag of ``not_usable`` (the plan's ``row_selection.not_usable_flags``)."""
     f = out_p.frame
     if f.empty or not {"study_id", "outcome", "primary"} <= set(f.columns):
         return []
@@ -406,9 +412,12 @@ def _primary_problems(out_p: Parsed) -> list[Problem]:
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, key in enumerate(zip(f["study_id"], f["outcome"], strict=True)):
         groups[key].append(i)
+    flags = f["flags"] if "flags" in f.columns else pd.Series("", index=f.index)
     for (sid, code), idx in groups.items():
         prim = [i for i in idx if f.at[i, "primary"] == "true"]
         if len(prim) == 1:
+            continue
+        if not prim and all(set(flags[i].split(";")) & not_usable for i in idx):
             continue
         at = prim[1] if len(prim) > 1 else idx[0]
         lines = ", ".join(str(out_p.lines[i]) for i in (prim or idx))
@@ -420,6 +429,7 @@ def _primary_problems(out_p: Parsed) -> list[Problem]:
                 "primary",
                 f.at[at, "primary"],
                 "exactly one primary variant per (study_id, outcome)",
+                # (none is allowed only when no variant is a usable number)
                 ERROR,
                 f"{what} marked primary for {sid} / {code} (lines {lines})",
             )
@@ -624,8 +634,78 @@ def _dictionary_problems(d: Parsed) -> list[Problem]:
     return out
 
 
-def run(data_dir: str | os.PathLike | None = None) -> Report:
-    """Validate every table of ``data_dir`` (default: :func:`default_data_dir`)."""
+def _load_plan(plan_path: str | os.PathLike | None, problems: list[Problem]):
+    """The analysis plan whose row rules apply, or None (with a problem) if unreadable."""
+    path = Path(plan_path) if plan_path is not None else default_plan_path()
+    try:
+        return load_plan(path)
+    except (OSError, PlanError, yaml.YAMLError) as exc:
+        problems.append(
+            Problem(path.name, None, None, None, "analysis plan readable", ERROR, str(exc))
+        )
+        return None
+
+
+def _row_rule_problems(out_p: Parsed, plan) -> list[Problem]:
+    """The plan's row rules (:mod:`review.row_rules`): a primary row that breaks one is an
+    error unless ``row_selection.exceptions`` names it; an exception that names no such row
+    is a warning."""
+    if plan is None:
+        return []
+    path = Path(plan.source)
+    out = [
+        Problem(
+            path.name,
+            None,
+            "row_selection.exceptions",
+            None,
+            "exception names a row, a rule and a reason",
+            ERROR,
+            f"entry {i + 1}: {what}",
+        )
+        for i, what in row_rules.exception_problems(plan)
+    ]
+    if out:
+        return out
+    f = out_p.frame
+    breaks, unused = row_rules.check(f, plan)
+    for b in breaks:
+        out.append(
+            Problem(
+                out_p.table.file,
+                out_p.lines[b.index],
+                b.column,
+                f.at[b.index, b.column] if b.column in f.columns else None,
+                row_rules.rule_name(b.rule),
+                ERROR,
+                f"{f.at[b.index, 'study_id']} / {f.at[b.index, 'outcome']} / "
+                f"{f.at[b.index, 'variant']}: {b.detail}; make another variant primary, or "
+                "record an exception with its reason in the plan (row_selection.exceptions)",
+            )
+        )
+    for e in unused:
+        out.append(
+            Problem(
+                path.name,
+                None,
+                "row_selection.exceptions",
+                f"{e['study_id']} / {e['outcome']} / {e['variant']}",
+                "an exception names a primary row that breaks its rule",
+                WARNING,
+                f"no primary row of data/ breaks rule {e['rule']!r} there; remove the entry",
+            )
+        )
+    return out
+
+
+def run(
+    data_dir: str | os.PathLike | None = None, plan_path: str | os.PathLike | None = None
+) -> Report:
+    """Validate every table of ``data_dir`` (default: :func:`default_data_dir`).
+
+    ``plan_path`` is the analysis plan whose row rules and exceptions apply (default:
+    :func:`review.plan.default_plan_path`).
+    """
     root = Path(data_dir) if data_dir is not None else default_data_dir()
     report = Report(root)
     problems = report.problems
@@ -638,11 +718,14 @@ def run(data_dir: str | os.PathLike | None = None) -> Report:
     if parsed["studies"].readable and "study_id" in parsed["studies"].frame.columns:
         for name in ("outcomes", "quality", "risk_of_bias", "screening", "missing"):
             problems += _reference_problems(parsed[name], "study_id", studies, "studies.csv")
-    problems += _primary_problems(parsed["outcomes"])
+    plan = _load_plan(plan_path, problems)
+    not_usable = row_rules.not_usable_flags(plan) if plan is not None else frozenset()
+    problems += _primary_problems(parsed["outcomes"], not_usable)
     problems += _supersedes_problems(parsed["outcomes"])
     problems += _duplicate_report_problems(parsed["studies"])
     problems += _quality_total_problems(parsed["quality"])
     problems += _overlap_problems(parsed["studies"], parsed["outcomes"])
+    problems += _row_rule_problems(parsed["outcomes"], plan)
     problems += _dictionary_problems(parsed["dictionary"])
     problems.sort(key=lambda p: (p.severity != ERROR, p.file, p.line or 0))
     return report
