@@ -66,6 +66,7 @@ class Dataset:
     quality: pd.DataFrame
     prisma: pd.DataFrame
     screening: pd.DataFrame
+    search_strategies: pd.DataFrame
     paper_reported: pd.DataFrame
     exclusions: pd.DataFrame
     missing: pd.DataFrame

@@ -644,6 +644,9 @@ def run(data_dir: str | os.PathLike | None = None) -> Report:
     problems += _quality_total_problems(parsed["quality"])
     problems += _overlap_problems(parsed["studies"], parsed["outcomes"])
     problems += _dictionary_problems(parsed["dictionary"])
+    from review import screening_checks
+
+    problems += screening_checks.problems(parsed)
     problems.sort(key=lambda p: (p.severity != ERROR, p.file, p.line or 0))
     return report
 
