@@ -68,7 +68,7 @@ _FORMAT_SOURCE = {"medline": "pubmed", "ctgov": "clinicaltrials.gov"}
 
 _DOI_RE = re.compile(r"10\.\d{4,9}/\S+", re.IGNORECASE)
 _NCT_RE = re.compile(r"NCT\s*0*(\d{1,8})\b", re.IGNORECASE)
-_PMID_RE = re.compile(r"PMID\s*[:=]?\s*(\d{1,9})\b", re.IGNORECASE)
+_PMID_RE = re.compile(r"PMID\s*[:=]?\s*(\d{1,10})\b", re.IGNORECASE)
 
 
 class ExportError(ValueError):
@@ -135,7 +135,7 @@ def norm_pmid(value: str) -> str:
     m = _PMID_RE.search(text)
     if m:
         return m.group(1).lstrip("0")
-    m = re.fullmatch(r"(\d{1,9})(?:\s*\[.*\])?", text)
+    m = re.fullmatch(r"(\d{1,10})(?:\s*\[.*\])?", text)
     return m.group(1).lstrip("0") if m else ""
 
 
