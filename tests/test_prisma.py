@@ -145,7 +145,7 @@ def test_diagram_writes_every_count_and_unknown_as_unknown(update):
 def test_fixture_data_flow():
     ds = data.load(FIXTURE)
     flows = prisma.flows(ds.prisma, ds.screening, ds.studies)
-    assert [f.search_round for f in flows] == ["fixture"]
+    assert [f.search_round for f in flows] == ["fixture", "fixture_update"]
     assert flows[0].counts["records_identified_databases"] == 120
     assert flows[0].counts["duplicates_removed"] is None
 

@@ -127,7 +127,9 @@ def test_a_search_without_strategy_or_date_fails(ddir):
 
 def test_a_source_not_searched_needs_no_strategy(ddir):
     path = ddir / "search_strategies.csv"
-    _append(path, search_round="fixture", source="WHO ICTRP", kind="not_searched", reference="x")
+    _append(
+        path, search_round="fixture_update", source="WHO ICTRP", kind="not_searched", reference="x"
+    )
     assert validate.run(ddir).ok
 
 
@@ -170,7 +172,7 @@ def test_added_study_with_include_record_passes(ddir):
     _append(
         ddir / "screening.csv",
         record_id="fx-s3",
-        search_round="fixture",
+        search_round="fixture_update",
         date="2025-01-10",
         source="pubmed",
         record="A new eligible study",
@@ -186,7 +188,7 @@ def test_a_duplicate_record_does_not_let_a_study_in(ddir):
     _append(
         ddir / "screening.csv",
         record_id="fx-s3",
-        search_round="fixture",
+        search_round="fixture_update",
         date="2025-01-10",
         source="pubmed",
         record="Another copy",
@@ -231,7 +233,7 @@ def test_duplicate_must_say_of_what(ddir):
     line = _append(
         path,
         record_id="fx-s3",
-        search_round="fixture",
+        search_round="fixture_update",
         date="2025-01-10",
         source="pubmed",
         record="Copy",
@@ -249,7 +251,7 @@ def test_pending_record_is_valid(ddir):
     _append(
         ddir / "screening.csv",
         record_id="fx-s3",
-        search_round="fixture",
+        search_round="fixture_update",
         date="2025-01-10",
         source="pubmed",
         record="Not yet screened",
@@ -323,3 +325,10 @@ def test_repository_log_is_migrated():
     excluded = log[log["decision"] == "exclude"]
     assert (excluded["reason_code"] != "").all()
     assert not re.search(r"other", " ".join(excluded["reason_code"]))
+
+
+def test_a_logged_round_is_not_typed_in_prisma(ddir):
+    path = ddir / "prisma.csv"
+    line = _append(path, search_round="fixture_update", step="records_screened", count="2",
+                   quote="two", source="typed")  # fmt: skip
+    _find(validate.run(ddir), "prisma.csv", line, "search_round", "counted from the log")

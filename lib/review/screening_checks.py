@@ -7,6 +7,9 @@
 * A duplicate's ``duplicate_of`` names another record of the log.
 * Every search round of the log has its searches described in ``search_strategies.csv``
   (PRISMA-S, Rethlefsen et al. 2021, doi:10.1186/s13643-020-01542-z).
+* A round logged in ``screening.csv`` has no typed counts in ``prisma.csv``: its PRISMA
+  flow is counted from the log (Page et al. 2021, doi:10.1136/bmj.n71), so that the
+  diagram and the text cannot disagree with the log.
 """
 
 from __future__ import annotations
@@ -90,7 +93,36 @@ def _rounds_described(sc: Parsed, ss: Parsed) -> list[Problem]:
     return out
 
 
+def _typed_counts_of_logged_rounds(pr: Parsed, sc: Parsed) -> list[Problem]:
+    """A round the log counts is not also typed in prisma.csv (the typed count would win)."""
+    p, c = pr.frame, sc.frame
+    if p.empty or c.empty or "search_round" not in p.columns or "search_round" not in c.columns:
+        return []
+    logged = set(c["search_round"])
+    out, seen = [], set()
+    for i, rnd in enumerate(p["search_round"]):
+        if rnd in logged and rnd not in seen:
+            seen.add(rnd)
+            out.append(
+                Problem(
+                    pr.table.file,
+                    pr.lines[i],
+                    "search_round",
+                    rnd,
+                    "a round logged in screening.csv is counted from the log, not typed",
+                    ERROR,
+                    "remove its rows from prisma.csv: the flow is computed from screening.csv",
+                )
+            )
+    return out
+
+
 def problems(parsed: dict[str, Parsed]) -> list[Problem]:
     """Every problem of the rules above, for the tables read by :func:`review.validate.run`."""
     st, sc, ss = parsed["studies"], parsed["screening"], parsed["search_strategies"]
-    return _included_without_record(st, sc) + _duplicate_of(sc) + _rounds_described(sc, ss)
+    return (
+        _included_without_record(st, sc)
+        + _duplicate_of(sc)
+        + _rounds_described(sc, ss)
+        + _typed_counts_of_logged_rounds(parsed["prisma"], sc)
+    )
