@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from review import screen, searches, validate
+from review import data, screen, searches, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "data_small"
@@ -94,7 +94,7 @@ def test_every_round_of_the_log_says_which_searches_were_database_searches():
 
 
 def test_strategy_table_is_in_words():
-    table = searches.strategy_table(_strategies())
+    table = searches.strategy_table(data.load(ROOT / "data").search_strategies)
     assert list(table.columns) == [
         "Round",
         "Source",
@@ -332,3 +332,16 @@ def test_a_logged_round_is_not_typed_in_prisma(ddir):
     line = _append(path, search_round="fixture_update", step="records_screened", count="2",
                    quote="two", source="typed")  # fmt: skip
     _find(validate.run(ddir), "prisma.csv", line, "search_round", "counted from the log")
+
+
+def test_screening_table_is_in_words():
+    log = data.load(ROOT / "data").screening  # typed: year and export_record are Int64
+    table = searches.screening_table(log)
+    assert len(table) == len(log)
+    assert not table.isna().any().any()
+    assert set(table["Decision"]) <= set(searches.DECISION_WORDS.values())
+    assert set(table["Read"]) <= set(searches.STAGE_WORDS.values())
+    excluded = table[table["Decision"] == "Excluded"]
+    assert (excluded["Exclusion criterion"] != "").all()
+    assert not any("_" in c for c in excluded["Exclusion criterion"])
+    assert (table.loc[table["Decision"] != "Excluded", "Exclusion criterion"] == "").all()

@@ -15,7 +15,15 @@ import re
 
 import pandas as pd
 
-__all__ = ["KIND_WORDS", "round_label", "strategy_table", "database_searched"]
+__all__ = [
+    "DECISION_WORDS",
+    "KIND_WORDS",
+    "STAGE_WORDS",
+    "database_searched",
+    "round_label",
+    "screening_table",
+    "strategy_table",
+]
 
 KIND_WORDS = {
     "database": "Database search",
@@ -81,7 +89,7 @@ def strategy_table(strategies: pd.DataFrame) -> pd.DataFrame:
         ``Period covered``, ``Run on``, ``Run by``, ``Described in``; empty cells are blank
         (a date run that the report does not state is written as such).
     """
-    s = strategies.fillna("")
+    s = strategies.astype(object).where(strategies.notna(), "")
     out = pd.DataFrame(
         {
             "Round": [round_label(r) for r in s["search_round"]],
@@ -99,3 +107,50 @@ def strategy_table(strategies: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out.reset_index(drop=True)
+
+
+DECISION_WORDS = {
+    "include": "Included",
+    "exclude": "Excluded",
+    "duplicate": "Duplicate",
+    "awaiting": "Awaiting classification",
+    "pending": "Not yet screened",
+}
+STAGE_WORDS = {
+    "abstract": "Title and abstract",
+    "title": "Title only",
+    "full_text": "Full text",
+    "registry": "Registry record",
+    "press": "Press release",
+    "secondary": "Secondary summary",
+    "other": "Other",
+}
+
+
+def screening_table(screening: pd.DataFrame) -> pd.DataFrame:
+    """The screening log in words, one row per record, for the Studies page.
+
+    Columns ``Record``, ``Search round``, ``Date``, ``Read``, ``Decision``,
+    ``Exclusion criterion``, ``Reason``, ``Duplicate of``, ``Study``; codes are written out
+    (the exclusion criteria in the words of :data:`review.prisma.REASON_WORDS`).
+    """
+    from review.prisma import REASON_WORDS
+
+    s = screening.astype(object).where(screening.notna(), "")
+    criterion = [
+        REASON_WORDS.get(code, code) if decision == "exclude" else ""
+        for code, decision in zip(s["reason_code"], s["decision"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "Record": s["record_id"],
+            "Search round": [round_label(r) for r in s["search_round"]],
+            "Date": [_day(d) for d in s["date"]],
+            "Read": [STAGE_WORDS.get(x, x) for x in s["stage"]],
+            "Decision": [DECISION_WORDS.get(x, x) for x in s["decision"]],
+            "Exclusion criterion": criterion,
+            "Reason": s["reason"],
+            "Duplicate of": s["duplicate_of"],
+            "Study": s["study_id"],
+        }
+    ).reset_index(drop=True)
