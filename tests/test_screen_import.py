@@ -191,3 +191,23 @@ def test_command_line(ddir):
     )
     assert bad.returncode == 1
     assert "record 3" in bad.stderr and "left as it was" in bad.stderr
+
+
+def test_a_record_with_the_title_and_year_of_an_included_study_is_a_duplicate(ddir, tmp_path):
+    export = tmp_path / "scopus.ris"
+    export.write_text(
+        "TY  - JOUR\n"
+        "TI  - A Retrospective Analysis of Inotuzumab Ozogamicin Usage in Adult Patients with "
+        "Relapsed/Refractory B-cell Acute Lymphoblastic Leukemia\n"
+        "PY  - 2025\nER  - \n"
+        "TY  - JOUR\n"
+        "TI  - A Retrospective Analysis of Inotuzumab Ozogamicin Usage in Adult Patients with "
+        "Relapsed/Refractory B-cell Acute Lymphoblastic Leukemia\n"
+        "PY  - 2019\nER  - \n",
+        encoding="utf-8",
+    )
+    result = screen.import_export(export, ddir, search_round="lu2", source="Embase")
+    assert (result.duplicates, result.new) == (1, 1)  # another year: not the same record
+    first = _log(ddir).iloc[-2]
+    assert first["study_id"] == "lu1_Agrawal_FrontOncol2025"
+    assert "title and year" in first["reason"]

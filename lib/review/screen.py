@@ -472,6 +472,28 @@ def _index(log: pd.DataFrame, studies: pd.DataFrame | None) -> _Index:
     return idx
 
 
+def _cited_titles(studies: pd.DataFrame | None) -> list[tuple[str, str, str]]:
+    """(normalised citation, year, study_id) of each study that is not a runner-up."""
+    if studies is None:
+        return []
+    return [
+        (norm_title(str(r["citation"])), str(r.get("year", "")), str(r["study_id"]))
+        for _, r in studies.iterrows()
+        if str(r.get("id_role", "")) != "runner_up" and str(r.get("year", ""))
+    ]
+
+
+def _cited(rec: ExportRecord, cited) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """A study whose citation holds the record's whole title, of the same year."""
+    title = norm_title(rec.title)
+    if len(title) < 30 or not rec.year:
+        return None
+    for citation, year, sid in cited:
+        if year == rec.year and title in citation:
+            return ("title and year", f"{title}|{year}"), ("", sid)
+    return None
+
+
 # --- the log ----------------------------------------------------------------------------------
 
 
@@ -595,11 +617,12 @@ def import_export(
         else None
     )
     idx = _index(log, studies)
+    cited = _cited_titles(studies)
     ids = _next_ids(log, rnd, len(todo))
     rows, duplicates = [], 0
     for rec, rid in zip(todo, ids, strict=True):
         keys = _keys(rec.doi, rec.pmid, rec.nct, rec.title, rec.year)
-        hit = idx.find(keys)
+        hit = idx.find(keys) or _cited(rec, cited)
         row = dict.fromkeys(SCREENING.names, "")
         row.update(
             record_id=rid,
