@@ -60,7 +60,7 @@ def test_stated_counts_are_kept_and_unknown_stays_unknown():
     table = prisma.flow_table([flow])
     assert table.loc[table["step"] == "duplicates_removed", "count"].isna().all()
     assert "studies_total" not in set(table["step"])  # a first review has no total box
-    assert set(table["source"]) == {"stated (prisma.csv)"}
+    assert set(table["source"]) == {"reported by the source paper (prisma.csv)"}
 
 
 def test_logged_round_is_computed_box_by_box():
@@ -145,6 +145,106 @@ def test_diagram_writes_every_count_and_unknown_as_unknown(update):
 def test_fixture_data_flow():
     ds = data.load(FIXTURE)
     flows = prisma.flows(ds.prisma, ds.screening, ds.studies)
-    assert [f.search_round for f in flows] == ["fixture"]
+    assert [f.search_round for f in flows] == ["fixture", "fixture_update"]
     assert flows[0].counts["records_identified_databases"] == 120
     assert flows[0].counts["duplicates_removed"] is None
+
+
+# --- counted per source and reason, reports sought, pending records, all updates ------------
+
+STRATEGIES = pd.DataFrame(
+    {
+        "search_round": ["u2", "u2", "u2"],
+        "source": ["MEDLINE via PubMed", "ClinicalTrials.gov", "Stored web pages (corpus=pages)"],
+        "kind": ["database", "register", "informal_lookup"],
+    }
+)
+LOG2 = pd.DataFrame(
+    [
+        # record, round, date, source, stage, decision, study, url, reason_code
+        ("p1", "u2", "2026-06-01", "MEDLINE via PubMed", "abstract", "duplicate", "", "u", ""),
+        ("p2", "u2", "2026-06-01", "MEDLINE via PubMed", "abstract", "exclude", "", "u", "design"),
+        ("p3", "u2", "2026-06-01", "MEDLINE via PubMed", "title", "exclude", "", "u", "design"),
+        ("p4", "u2", "2026-06-01", "MEDLINE via PubMed", "abstract", "pending", "", "u", ""),
+        ("p5", "u2", "2026-06-01", "MEDLINE via PubMed", "full_text", "exclude", "", "u",
+         "not_adult"),
+        ("p6", "u2", "2026-06-01", "ClinicalTrials.gov", "registry", "awaiting", "", "u", ""),
+        ("p7", "u2", "2026-06-01", "ClinicalTrials.gov", "registry", "include", "new_a", "u", ""),
+        ("p8", "u2", "2026-06-01", "search tool, corpus=pages, query 'x'", "registry", "awaiting",
+         "", "", ""),
+    ],
+    columns=["record_id", "search_round", "date", "source", "stage", "decision", "study_id",
+             "url", "reason_code"],
+)  # fmt: skip
+
+
+def test_round_is_counted_per_source_and_reason():
+    _, flow = prisma.flows(_prisma(studies_included=3), LOG2, STUDIES, STRATEGIES)
+    assert flow.sources == {
+        "MEDLINE via PubMed": 5,
+        "ClinicalTrials.gov": 2,
+        "Stored web pages (corpus=pages)": 1,
+    }
+    c = flow.counts
+    # a register search, and a registry record found by an informal look-up
+    assert c["records_identified_registers"] == 3
+    assert c["records_identified_databases"] == 5
+    assert c["duplicates_removed"] == 1
+    assert c["records_pending"] == 1
+    assert c["records_screened"] == 6
+    assert c["records_excluded"] == 2
+    assert flow.reasons["records_excluded"] == {"design": 2}
+    assert c["reports_sought"] == 4
+    assert c["reports_not_retrieved"] == 1  # awaiting, seen without an address
+    assert c["reports_assessed"] == 3
+    assert c["reports_excluded"] == 1
+    assert flow.reasons["reports_excluded"] == {"not_adult": 1}
+    assert c["reports_awaiting"] == 1
+    assert c["reports_included"] == 1
+    assert c["records_screened"] == c["records_excluded"] + c["reports_sought"]
+    assert c["reports_sought"] == c["reports_not_retrieved"] + c["reports_assessed"]
+
+
+def test_all_updates_add_up():
+    later = LOG2.assign(search_round="u3", date="2026-09-01")
+    log = pd.concat([LOG.assign(source="x", url="u", reason_code=""), LOG2, later])
+    flows = prisma.flows(_prisma(studies_included=3), log, STUDIES, STRATEGIES)
+    total = prisma.cumulative(flows)
+    assert total.update and total.computed
+    for step in ("duplicates_removed", "records_screened", "reports_included"):
+        assert total.counts[step] == sum(f.counts[step] for f in flows[1:])
+    assert total.counts["studies_previous"] == 3
+    assert total.counts["studies_total"] == flows[-1].counts["studies_total"] == 4
+    assert total.reasons["records_excluded"]["design"] == 4
+    assert prisma.cumulative(flows[:1]) is None
+
+
+def test_text_table_and_diagram_show_the_same_counts():
+    flows = prisma.flows(_prisma(studies_included=3), LOG2, STUDIES, STRATEGIES)
+    texts = prisma.count_texts(flows[-1])
+    table = prisma.reader_table(flows, {"u2": "Living update 2"})
+    rows = table[table["Search round"] == "Living update 2"].set_index("Box")["Count"]
+    assert rows["Records screened"] == texts["records_screened"] == "6"
+    assert rows["Records excluded: review, case report or other design"] == "2"
+    assert rows["Records identified from ClinicalTrials.gov"] == "2"
+    ax = prisma.flow_diagram(flows[-1])
+    text = " ".join(" ".join(t.get_text().replace("\u00a0", " ").split()) for t in ax.texts)
+    assert f"Records screened (n = {texts['records_screened']})" in text
+    assert "not yet screened (n = 1)" in text
+    assert "Reports not retrieved (n = 1)" in text
+    assert "review, case report or other design (n = 2)" in text
+    plt.close("all")
+    # words, not codes, and no <NA>
+    assert not table.isna().any().any()
+    assert "unknown" in set(table["Count"])
+    assert not any("_" in box for box in table["Box"])
+
+
+def test_the_papers_counts_are_labelled_as_the_papers():
+    flows = prisma.flows(_prisma(studies_included=3), LOG2, STUDIES, STRATEGIES)
+    assert prisma.flow_title(flows[0]) == "paper (counts as the paper reports them)"
+    assert prisma.flow_title(flows[1]) == "u2"
+    assert set(prisma.flow_table(flows[:1])["source"]) == {
+        "reported by the source paper (prisma.csv)"
+    }
+    assert prisma.count_texts(None)["records_screened"] == "unknown"

@@ -1,4 +1,4 @@
-"""Command line of the review: ``python -m review build | validate | release``."""
+"""Command line of the review: ``python -m review build | validate | screen | release``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,18 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a data folder against the schema")
     v.add_argument("data_dir", nargs="?", type=Path, help="data folder (default: data)")
 
+    sc = sub.add_parser("screen", help="the screening log: import search exports")
+    scsub = sc.add_subparsers(dest="screen_command", required=True)
+    si = scsub.add_parser(
+        "import",
+        help="append the records of a search export (RIS, PubMed MEDLINE, "
+        "ClinicalTrials.gov CSV) to screening.csv",
+    )
+    si.add_argument("file", type=Path, help="the export file")
+    si.add_argument("--data", type=Path, help="data folder (default: <root>/data)")
+    si.add_argument("--round", dest="search_round", help="search round (search_strategies.csv)")
+    si.add_argument("--source", help="source searched, as written in search_strategies.csv")
+
     r = sub.add_parser("release", help="snapshot the data and pooled results as VERSION")
     r.add_argument("version")
     r.add_argument("--data", type=Path, help="data folder (default: <root>/data)")
@@ -64,6 +76,21 @@ def main(argv: list[str] | None = None) -> int:
         from review import validate
 
         return validate.main([str(args.data_dir or root / "data")])
+    if args.command == "screen":
+        from review import screen
+
+        try:
+            result = screen.import_export(
+                args.file,
+                (args.data or root / "data").resolve(),
+                search_round=args.search_round,
+                source=args.source,
+            )
+        except (screen.ExportError, OSError) as exc:
+            print(f"IMPORT FAILED ({args.file}): {exc}; data/ left as it was", file=sys.stderr)
+            return 1
+        print(result)
+        return 0
     data_dir = (args.data or root / "data").resolve()
     try:
         build_mod.validate_data(data_dir)

@@ -68,6 +68,7 @@ class Dataset:
     risk_of_bias: pd.DataFrame
     prisma: pd.DataFrame
     screening: pd.DataFrame
+    search_strategies: pd.DataFrame
     paper_reported: pd.DataFrame
     exclusions: pd.DataFrame
     missing: pd.DataFrame

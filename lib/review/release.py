@@ -43,6 +43,7 @@ KEYS = {
     "screening.csv": ("record_id",),
     "quality.csv": ("study_id", "scale", "item", "scorer"),
     "prisma.csv": ("search_round", "step"),
+    "search_strategies.csv": ("search_round", "source", "date_run"),
 }
 # Columns whose latest value dates the data, and the one that dates the last search.
 DATE_COLUMNS = ("date_public", "date")

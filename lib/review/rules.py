@@ -57,6 +57,11 @@ RULE_COLUMNS = {
     "score <= max_score": "score",
     "excluded record gives a reason": "reason",
     "included record names its study_id": "study_id",
+    "excluded record gives a reason code": "reason_code",
+    "duplicate names what it duplicates (duplicate_of or study_id)": "duplicate_of",
+    "a search that was run states its strategy": "strategy",
+    "a search that was run states its date (date_run or date_to)": "date_run",
+    "exclusion for an eligibility reason (outside_window is not a criterion)": "reason_code",
 }
 
 
@@ -380,9 +385,56 @@ def _screening_error_checks() -> list[Check]:
             return pd.Series(True, index=df.index)
         return ~((df["decision"] == "include") & _blank(df["study_id"]))
 
+    def reason_code(df):
+        if not _has(df, "decision", "reason_code"):
+            return pd.Series(True, index=df.index)
+        return ~((df["decision"] == "exclude") & _blank(df["reason_code"]))
+
+    def duplicate(df):
+        if not _has(df, "decision", "duplicate_of", "study_id"):
+            return pd.Series(True, index=df.index)
+        dup = df["decision"] == "duplicate"
+        return ~(dup & _blank(df["duplicate_of"]) & _blank(df["study_id"]))
+
     return [
         Check(reason, name="excluded record gives a reason"),
+        Check(reason_code, name="excluded record gives a reason code"),
         Check(study, name="included record names its study_id"),
+        Check(duplicate, name="duplicate names what it duplicates (duplicate_of or study_id)"),
+    ]
+
+
+def _search_strategy_error_checks() -> list[Check]:
+    """A search that was run says how (strategy) and when (date run or period covered)."""
+
+    def strategy(df):
+        if not _has(df, "kind", "strategy"):
+            return pd.Series(True, index=df.index)
+        return ~((df["kind"] != "not_searched") & _blank(df["strategy"]))
+
+    def when(df):
+        if not _has(df, "kind", "date_run", "date_to"):
+            return pd.Series(True, index=df.index)
+        searched = df["kind"].isin(["database", "register", "informal_lookup"])
+        return ~(searched & _blank(df["date_run"]) & _blank(df["date_to"]))
+
+    return [
+        Check(strategy, name="a search that was run states its strategy"),
+        Check(when, name="a search that was run states its date (date_run or date_to)"),
+    ]
+
+
+def _screening_warning_checks() -> list[Check]:
+    def window(df):
+        if "reason_code" not in df.columns:
+            return pd.Series(True, index=df.index)
+        return df["reason_code"] != "outside_window"
+
+    return [
+        Check(
+            window,
+            name="exclusion for an eligibility reason (outside_window is not a criterion)",
+        )
     ]
 
 
@@ -411,6 +463,7 @@ def error_schema(
         "studies": _studies_error_checks,
         "quality": _quality_error_checks,
         "screening": _screening_error_checks,
+        "search_strategies": _search_strategy_error_checks,
         "prisma": _prisma_error_checks,
     }.get(table.name, list)()
     return DataFrameSchema(columns, checks=row_checks, name=table.file)
@@ -430,7 +483,10 @@ def warning_schema(table: Table, present: list[str]) -> DataFrameSchema:
                     ],
                     required=False,
                 )
-    checks = _outcome_warning_checks() if table.name == "outcomes" else []
+    checks = {
+        "outcomes": _outcome_warning_checks,
+        "screening": _screening_warning_checks,
+    }.get(table.name, list)()
     return DataFrameSchema(columns, checks=checks, name=table.file)
 
 

@@ -180,9 +180,41 @@ SCREENING = Table(
         Col("reason"),
         Col("study_id"),
         Col("note"),
+        # added with the import of search exports (review.screen); see data/README.md
+        Col("reason_code", CODE),
+        Col("duplicate_of"),
+        Col("doi"),
+        Col("pmid"),
+        Col("nct"),
+        Col("title"),
+        Col("year", INT, minimum=1900, maximum=2100),
+        Col("export_hash"),
+        Col("export_record", INT, minimum=1),
     ),
     key=("record_id",),
     min_rows=0,
+)
+
+# How each search of each round was run (PRISMA-S; Rethlefsen et al. 2021,
+# doi:10.1186/s13643-020-01542-z): one row per source and date run.
+SEARCH_STRATEGIES = Table(
+    "search_strategies",
+    (
+        Col("search_round", TEXT, True),
+        Col("source", TEXT, True),
+        Col("kind", CODE, True),
+        Col("interface"),
+        Col("strategy"),
+        Col("limits"),
+        Col("date_from", DATE),
+        Col("date_to", DATE),
+        Col("date_run", DATE),
+        Col("run_by"),
+        Col("quote"),
+        Col("reference", TEXT, True),
+        Col("note"),
+    ),
+    key=("search_round", "source", "date_run"),
 )
 
 QUALITY = Table(
@@ -310,6 +342,7 @@ TABLES: dict[str, Table] = {
         RISK_OF_BIAS,
         PRISMA,
         SCREENING,
+        SEARCH_STRATEGIES,
         PAPER_REPORTED,
         EXCLUSIONS,
         MISSING,

@@ -727,6 +727,9 @@ def run(
     problems += _overlap_problems(parsed["studies"], parsed["outcomes"])
     problems += _row_rule_problems(parsed["outcomes"], plan)
     problems += _dictionary_problems(parsed["dictionary"])
+    from review import screening_checks
+
+    problems += screening_checks.problems(parsed)
     problems.sort(key=lambda p: (p.severity != ERROR, p.file, p.line or 0))
     return report
 
