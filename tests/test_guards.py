@@ -249,3 +249,40 @@ def test_thousands_of_variants_of_one_outcome_are_refused(ddir):
     line = len(rows(FIXTURE / OUT)) + guards.MAX_VARIANTS  # the 21st row of fx01 / CR
     p = find(report, OUT, line, "variant", f"at most {guards.MAX_VARIANTS} variants")
     assert "2,001 variants of fx01 / CR" in p.detail
+
+
+# --- scale ------------------------------------------------------------------------------------
+
+
+def test_ten_times_todays_data_validates_within_twice_a_cold_build(tmp_path):
+    """A data folder ten times today's (every table but the dictionary) is accepted, and
+    validating it takes less than twice the measured cold build
+    (benchmarks/results/build.json, median ``cold_s``)."""
+    import json
+    import time
+
+    from _scale import scaled_copy
+
+    root = Path(__file__).resolve().parents[1]
+    cold = json.loads((root / "benchmarks" / "results" / "build.json").read_text())["medians"]
+    big = scaled_copy(root / "data", tmp_path / "data10", 10)
+    n = len(rows(big / OUT)) - 1
+    assert n == 10 * (len(rows(root / "data" / OUT)) - 1) and n <= guards.MAX_ROWS
+    start = time.perf_counter()
+    report = validate.run(big)
+    elapsed = time.perf_counter() - start
+    assert report.ok, str(report)
+    assert elapsed < 2 * cold["cold_s"], f"{elapsed:.1f} s for {n} outcome rows"
+
+
+def test_beyond_the_row_limit_is_refused_not_slow(tmp_path):
+    from _scale import scaled_copy
+
+    root = Path(__file__).resolve().parents[1]
+    factor = guards.MAX_ROWS // (len(rows(root / "data" / "missing.csv")) - 1) + 1
+    big = scaled_copy(root / "data", tmp_path / "big", factor)
+    report = validate.run(big)
+    p = next(q for q in report.errors if q.file == "missing.csv")
+    assert p.rule == "table within the row limit"
+    assert f"the limit is {guards.MAX_ROWS:,} rows" in p.detail
+    assert p.line == guards.MAX_ROWS + 2
