@@ -286,3 +286,57 @@ def test_beyond_the_row_limit_is_refused_not_slow(tmp_path):
     assert p.rule == "table within the row limit"
     assert f"the limit is {guards.MAX_ROWS:,} rows" in p.detail
     assert p.line == guards.MAX_ROWS + 2
+
+
+# --- the whole command on a folder of malformed tables ---------------------------------------
+
+MALFORMED = Path(__file__).parent / "fixtures" / "data_malformed"
+EXPECTED = [
+    ("outcomes.csv", 1, "study_id", "column name written exactly"),
+    ("outcomes.csv", 2, "total", "integer expected"),
+    ("outcomes.csv", 3, "total", "number of at most 24 characters"),
+    ("outcomes.csv", 4, "date_public", "date not after today"),
+    ("outcomes.csv", 5, "date_public", "date not before the first report"),
+    ("outcomes.csv", 6, "note", "cell at most 100,000 characters"),
+    ("outcomes.csv", 7, "percent_reported", "value <= 100"),
+    ("outcomes.csv", 8, "total", "integer within 64 bits"),
+    ("outcomes.csv", 82, "variant", "at most 20 variants of one outcome"),
+    ("studies.csv", 2, "doi", "not as a web address"),
+    ("studies.csv", 3, "doi", "without the 'doi:' prefix"),
+    ("studies.csv", 4, "pmid", "a PubMed id as digits only"),
+    ("studies.csv", 5, "nct", "NCT and 8 digits"),
+    ("studies.csv", 6, "year", "date not after today"),
+    ("studies.csv", 16, "study_id", "keys differ by more than case"),
+]
+
+
+def test_validate_command_on_malformed_tables():
+    """``python -m review validate DIR`` on tests/fixtures/data_malformed (its README lists
+    each change): exit status 1, and every message names file, row and column."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    env_path = str(Path(validate.__file__).resolve().parents[1])
+    proc = subprocess.run(
+        [sys.executable, "-m", "review", "validate", str(MALFORMED)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": env_path},
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if x.startswith(("ERROR", "WARNING"))]
+    where = re.compile(r"^(ERROR|WARNING) (\w+\.csv):(\d+) \[(\w+)\]: ")
+    found = []
+    for line in lines:
+        m = where.match(line)
+        assert m, f"message without file, row and column: {line[:200]}"
+        if m.group(1) == "ERROR":
+            found.append((m.group(2), int(m.group(3)), m.group(4), line))
+    assert len(found) == len(EXPECTED), proc.stderr[:5000]
+    for (file, row, col, rule), (f, r, c, line) in zip(EXPECTED, found, strict=True):
+        assert (file, row, col) == (f, r, c) and rule in line, line[:300]
+    assert "unbalanced quotes" not in proc.stderr

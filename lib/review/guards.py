@@ -115,9 +115,10 @@ def _what_differs(written: str, expected: str) -> str:
         why.append("an invisible character")
     if written != written.strip(" \t"):
         why.append("a leading or trailing space")
-    if unicodedata.normalize("NFKC", written) != written:
+    visible = "".join(ch for ch in written if not _invisible(ch))
+    if unicodedata.normalize("NFKC", visible) != visible:
         why.append("look-alike (full-width or compatibility) characters")
-    bare = "".join(ch for ch in unicodedata.normalize("NFKC", written) if not _invisible(ch))
+    bare = unicodedata.normalize("NFKC", visible)
     if bare != expected and bare.casefold() == expected.casefold():
         why.append("another letter case")
     return " and ".join(why) or "another spelling"

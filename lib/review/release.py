@@ -5,9 +5,10 @@ shows into ``data/releases/VERSION/``, with ``manifest.json`` (version, date, da
 dates of the data and of the last search, checksums). A version is a PEP 440 version in its
 normalised form, later than every earlier release (versions are compared as versions:
 1.9 < 1.10); releases of one data folder run one at a time (a lock file), and each is
-written in a temporary folder renamed into place, so none is ever seen half-written. The *What changed* chapter compares
-the current data with the last release: studies added or removed, every corrected field,
-and every pooled number that moved.
+written in a temporary folder renamed into place, so none is ever seen half-written.
+
+The *What changed* chapter compares the current data with the last release: studies added
+or removed, every corrected field, and every pooled number that moved.
 
 Follows the living-review items of PRISMA 2020 (version, date of the last search, what
 triggers an update); see Page et al. 2021, doi:10.1136/bmj.n71, and Elliott et al. 2017,
