@@ -340,3 +340,9 @@ def test_validate_command_on_malformed_tables():
     for (file, row, col, rule), (f, r, c, line) in zip(EXPECTED, found, strict=True):
         assert (file, row, col) == (f, r, c) and rule in line, line[:300]
     assert "unbalanced quotes" not in proc.stderr
+
+
+def test_reference_written_another_way_names_the_study(ddir):
+    set_cell(ddir / OUT, 2, "study_id", "FX01")
+    p = find(validate.run(ddir), OUT, 2, "study_id", "unknown study")
+    assert p.detail == "written 'fx01' in studies.csv"

@@ -526,9 +526,12 @@ def _reference_problems(parsed: Parsed, column: str, known: set[str], target: st
     if f.empty or column not in f.columns:
         return []
     out = []
+    # a reference written another way (case, spaces, Unicode form) is named with its fix
+    forms = {guards.canonical_name(k): k for k in known}
     for i, v in enumerate(f[column]):
         if v == "" or v in known:
             continue
+        near = forms.get(guards.canonical_name(v))
         out.append(
             Problem(
                 parsed.table.file,
@@ -537,6 +540,7 @@ def _reference_problems(parsed: Parsed, column: str, known: set[str], target: st
                 v,
                 f"unknown study (not in {target})",
                 ERROR,
+                f"written {near!r} in {target}" if near else "",
             )
         )
     return out
