@@ -156,6 +156,8 @@ def test_implausible_study_year(ddir, value, rule):
     [
         ("total", "1" + "0" * 30, "number of at most 24 characters"),
         ("total", "9" * 19, "integer within 64 bits"),
+        ("total", str(2**63), "integer within 64 bits"),
+        ("total", str(2**63 - 1), "value <= 10,000,000"),
         ("total", "1e30", "integer expected"),
         ("total", "50000000", "value <= 10,000,000"),
         ("events", "-" + "9" * 20, "integer within 64 bits"),

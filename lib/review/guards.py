@@ -232,7 +232,7 @@ def cell_checks(col: Col, table: str) -> list:
     if col.type == INT:
         checks.append(
             Check(
-                lambda s: ~s.str.fullmatch(r"-?[0-9]{19,}").fillna(False),
+                lambda s: s.map(_within_64_bits),
                 name="integer within 64 bits",
             )
         )
@@ -276,6 +276,13 @@ def cell_checks(col: Col, table: str) -> list:
             )
         )
     return checks
+
+
+def _within_64_bits(value: str) -> bool:
+    """False only for a whole number outside a signed 64-bit integer (pandas ``Int64``)."""
+    if not re.fullmatch(r"-?[0-9]+", value) or len(value) > MAX_NUMBER_CHARS:
+        return True  # another rule reports it
+    return -(2**63) <= int(value) < 2**63
 
 
 def _num_or_nan(s: pd.Series) -> pd.Series:
