@@ -1,11 +1,13 @@
 """A data folder ``factor`` times the size of another, for scale tests and the benchmark.
 
-Each table except the dictionary is repeated ``factor`` times; every copy after the first
-renames its keys (``study_id`` and ``record_id`` get ``_xN``, line numbers move by
-``N * 100000``, PRISMA rounds and paper subgroups get `` xN``) and blanks the copied
-studies' DOI, PMID and registry number, so that the copies are new studies and not the
-same report entered twice. Values are the real rows' values: nothing is invented beyond
-the renamed keys, and the copies are for timing only.
+The tables that grow as a living review adds studies (studies, outcomes, quality,
+screening, missing, exclusions) are repeated ``factor`` times; the dictionary, the paper's
+printed results (``paper_reported``) and the PRISMA counts are copied as they are. Every copy
+after the first renames its keys (``study_id``, ``record_id`` and ``cohort_id`` get ``_xN``,
+line numbers move by ``N * 100000``) and blanks the copied studies' DOI, PMID and registry
+number, so that the copies are new studies and not the same report entered twice. Values are
+the real rows' values: nothing is invented beyond the renamed keys, and the copies are for
+timing only.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import shutil
 from pathlib import Path
 
 LINE_STEP = 100_000
+# Tables a review does not grow by adding studies: copied once.
+FIXED = ("dictionary", "paper_reported", "prisma")
 
 
 def _rows(path: Path) -> tuple[list[str], list[dict]]:
@@ -39,12 +43,6 @@ def _rename(table: str, row: dict, n: int) -> dict:
             row["overlap_note"] = ""
         if row.get("cohort_id"):
             row["cohort_id"] += tag
-    if table == "outcomes" and row.get("supersedes"):
-        pass  # variants keep their names within the renamed study
-    if table == "prisma":
-        row["search_round"] += f" x{n}"
-    if table == "paper_reported":
-        row["subgroup"] += f" x{n}"
     return row
 
 
@@ -53,7 +51,7 @@ def scaled_copy(src: Path, dst: Path, factor: int) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     for path in sorted(Path(src).glob("*.csv")):
         table = path.stem
-        if table == "dictionary":
+        if table in FIXED:
             shutil.copy2(path, dst / path.name)
             continue
         fields, rows = _rows(path)

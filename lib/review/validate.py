@@ -5,7 +5,9 @@ normalised silently; leading or trailing spaces in a cell are trimmed with a war
 the file itself (present, decodable, comma-separated, balanced quotes, expected header, rows
 present), then each cell and row against the pandera schemas of :mod:`review.rules`, then the
 rules that span rows and tables (unique keys, one primary variant per study and outcome,
-known studies, no report entered twice). Line numbers are those an editor shows (the header
+known studies, no report entered twice), and the limits and canonical forms of
+:mod:`review.guards` (column names written exactly, keys, plausible dates and numbers,
+identifiers, sizes). Line numbers are those an editor shows (the header
 is line 1; a row whose quoted text spans lines is reported at its first line).
 
 ``python -m review validate [DATA_DIR]`` calls :func:`main`: exit status 0 when there is no
