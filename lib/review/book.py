@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from review import downloads
+
 # Okabe & Ito (2008) colour-blind-safe palette, in the order the plots use it.
 PALETTE = (
     "#0072B2",  # blue
@@ -383,7 +385,7 @@ def download(df: pd.DataFrame, name: str, index=False) -> None:
     from IPython.display import Markdown, display
 
     stem = _slug(name)
-    df.to_csv(Path(f"{stem}.csv"), index=index)
+    downloads.write_csv(df, f"{stem}.csv", index=index)
     display(Markdown(_links(stem, ("csv",))))
 
 
@@ -407,7 +409,9 @@ def table(
     Parameters
     ----------
     df : pandas.DataFrame
-        The table; written as ``<name>.csv`` in the page's folder exactly as given.
+        The table; written as ``<name>.csv`` in the page's folder as given, except that a
+        text cell a spreadsheet would run as a formula is neutralised
+        (:func:`review.downloads.write_csv`).
     name : str
         File name without extension (letters, digits, ``-``, ``_``, ``.``).
     percent : iterable of str
@@ -418,7 +422,7 @@ def table(
     from IPython.display import HTML, Markdown, display
 
     stem = _slug(name)
-    df.to_csv(Path(f"{stem}.csv"), index=index)
+    downloads.write_csv(df, f"{stem}.csv", index=index)
     display(HTML(table_html(df, percent, digits, index)))
     display(Markdown(_links(stem, ("csv",))))
 
@@ -470,7 +474,7 @@ def results(df: pd.DataFrame, name: str, plan) -> None:
         }
     )
     stem = _slug(name)
-    df.to_csv(Path(f"{stem}.csv"), index=False)
+    downloads.write_csv(df, f"{stem}.csv", index=False)
     display(HTML(table_html(shown)))
     display(Markdown(_links(stem, ("csv",))))
 

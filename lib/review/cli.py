@@ -57,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("release", help="snapshot the data and pooled results as VERSION")
     r.add_argument("version")
     r.add_argument("--data", type=Path, help="data folder (default: <root>/data)")
+    r.add_argument(
+        "--wait",
+        type=float,
+        default=release_mod.WAIT_SECONDS,
+        help="seconds to wait for another release of the same data folder to finish "
+        "(default: %(default)g)",
+    )
     return parser
 
 
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = (args.data or root / "data").resolve()
     try:
         build_mod.validate_data(data_dir)
-        target = release_mod.make_release(args.version, data_dir, root)
+        target = release_mod.make_release(args.version, data_dir, root, wait=args.wait)
     except (build_mod.BuildError, release_mod.ReleaseError) as exc:
         print(f"RELEASE FAILED: {exc}", file=sys.stderr)
         return 1

@@ -2,9 +2,13 @@
 
 ``python -m review release VERSION`` copies the data tables and every pooled result the book
 shows into ``data/releases/VERSION/``, with ``manifest.json`` (version, date, data hash,
-dates of the data and of the last search, checksums). The *What changed* chapter compares
-the current data with the last release: studies added or removed, every corrected field,
-and every pooled number that moved.
+dates of the data and of the last search, checksums). A version is a PEP 440 version in its
+normalised form, later than every earlier release (versions are compared as versions:
+1.9 < 1.10); releases of one data folder run one at a time (a lock file), and each is
+written in a temporary folder renamed into place, so none is ever seen half-written.
+
+The *What changed* chapter compares the current data with the last release: studies added
+or removed, every corrected field, and every pooled number that moved.
 
 Follows the living-review items of PRISMA 2020 (version, date of the last search, what
 triggers an update); see Page et al. 2021, doi:10.1136/bmj.n71, and Elliott et al. 2017,
@@ -18,11 +22,18 @@ import datetime as dt
 import json
 import os
 import shutil
+import socket
+import sys
 import tempfile
+import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from packaging.version import InvalidVersion, Version
 
 from review import cache as cache_mod
 from review import memo
@@ -49,6 +60,13 @@ KEYS = {
 DATE_COLUMNS = ("date_public", "date")
 SEARCH_TABLE, SEARCH_COLUMN = "screening.csv", "date"
 SHORT_HASH = 10
+# A version is a PEP 440 public version in its normalised form, of at most this many
+# characters (it names a folder and is shown on every page).
+MAX_VERSION_CHARS = 32
+# Lock file that serialises releases of one data folder (created with O_CREAT | O_EXCL,
+# which every platform supports), and how long a second release waits for it by default.
+LOCK = ".release.lock"
+WAIT_SECONDS = 300.0
 
 
 class ReleaseError(ValueError):
@@ -92,14 +110,119 @@ def _latest(path: Path, columns: tuple[str, ...]) -> str | None:
     return max(values) if values else None
 
 
+def check_version(version: str) -> Version:
+    """The PEP 440 version ``version`` names; :class:`ReleaseError` unless it is one, written
+    in its normalised public form (``1.10``, ``2.0rc1``), of at most
+    :data:`MAX_VERSION_CHARS` characters.
+
+    PEP 440: Coghlan & Stufft 2013, https://peps.python.org/pep-0440/ (read with
+    :mod:`packaging.version`).
+    """
+    shown = version if len(version) <= 40 else version[:37] + "..."
+    if len(version) > MAX_VERSION_CHARS:
+        raise ReleaseError(
+            f"bad version string {shown!r}: {len(version)} characters; "
+            f"the limit is {MAX_VERSION_CHARS}"
+        )
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        raise ReleaseError(
+            f"bad version string {shown!r}: not a PEP 440 version (such as 1.0, 1.10, 2.0rc1)"
+        ) from None
+    if parsed.local is not None or str(parsed) != version:
+        raise ReleaseError(
+            f"bad version string {shown!r}: write it as {parsed.public!r} "
+            "(the normalised PEP 440 form)"
+        )
+    return parsed
+
+
+def _order(manifest: dict) -> tuple:
+    """Sort key of a release: its version as a version (1.9 < 1.10); a folder whose version
+    is not one (written before versions were checked) sorts first, by date."""
+    try:
+        return (1, Version(manifest["version"]), manifest["date"])
+    except InvalidVersion:
+        return (0, manifest["date"], manifest["version"])
+
+
 def list_releases(data_dir: Path) -> list[dict]:
-    """Manifests of every release, oldest first (by release date, then version)."""
+    """Manifests of every release, oldest first: ordered as versions (1.9 before 1.10).
+
+    Folders whose name starts with a dot (a release being written) are not releases.
+    """
     root = Path(data_dir) / RELEASES
     found = []
     for manifest in root.glob(f"*/{MANIFEST}"):
+        if manifest.parent.name.startswith("."):
+            continue
         info = json.loads(manifest.read_text(encoding="utf-8"))
         found.append({**info, "path": str(manifest.parent)})
-    return sorted(found, key=lambda m: (m["date"], m["version"]))
+    return sorted(found, key=_order)
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        return (
+            f"release {info['version']} by process {info['pid']} on {info['host']}, "
+            f"started {info['since']}"
+        )
+    except (OSError, ValueError, KeyError):
+        return "a release whose lock cannot be read yet"
+
+
+@contextmanager
+def release_lock(
+    folder: Path,
+    version: str,
+    wait: float = WAIT_SECONDS,
+    say: Callable[[str], object] | None = None,
+) -> Iterator[Path]:
+    """Hold the release lock of ``folder`` (``folder/.release.lock``) while the block runs.
+
+    A second release waits for the first, saying so once through ``say`` (default: standard
+    error); after ``wait`` seconds it gives up with a :class:`ReleaseError` that names the
+    release holding the lock and the lock file (to delete if no release is running, after a
+    crash). The lock is an exclusive create of a file (``os.O_CREAT | os.O_EXCL``), not
+    ``fcntl``, so it works on every platform and network drives that honour it.
+    """
+    say = say or (lambda text: print(text, file=sys.stderr))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK
+    deadline = time.monotonic() + wait
+    announced = False
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if time.monotonic() >= deadline:
+                raise ReleaseError(
+                    f"another release is running ({_holder(path)}): gave up on release "
+                    f"{version} after waiting {wait:g} s. Try again when it has finished; "
+                    f"if no release is running, delete the lock file {path}"
+                ) from None
+            if not announced:
+                say(f"Release {version} waits for another release to finish ({_holder(path)})")
+                announced = True
+            time.sleep(0.1)
+            continue
+        break
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(
+                {
+                    "version": version,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                },
+                fh,
+            )
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def status(data_dir: Path | None = None) -> dict:
@@ -203,9 +326,18 @@ def regimen_results(code: str, df, plan) -> list:
     return frames
 
 
-def make_release(version: str, data_dir: Path, root: Path, today: dt.date | None = None) -> Path:
+def make_release(
+    version: str,
+    data_dir: Path,
+    root: Path,
+    today: dt.date | None = None,
+    wait: float = WAIT_SECONDS,
+) -> Path:
     """Snapshot the data tables and all pooled results into ``data_dir/releases/VERSION``.
 
+    ``version`` must be a PEP 440 version (:func:`check_version`) later than every release
+    so far, so that the order of versions is the order of releases. Releases of one data
+    folder are serialised (:func:`release_lock`; a second one waits up to ``wait`` seconds).
     The snapshot is written in a temporary folder and renamed into place, so a failed or
     interrupted release leaves nothing behind. An existing version is never overwritten.
 
@@ -216,10 +348,27 @@ def make_release(version: str, data_dir: Path, root: Path, today: dt.date | None
     """
     if not version or "/" in version or version.startswith(".") or version != version.strip():
         raise ReleaseError(f"bad version string {version!r}")
+    parsed = check_version(version)
     data_dir = Path(data_dir)
+    with release_lock(data_dir / RELEASES, version, wait):
+        return _make_release(version, parsed, data_dir, root, today)
+
+
+def _make_release(
+    version: str, parsed: Version, data_dir: Path, root: Path, today: dt.date | None
+) -> Path:
+    """:func:`make_release` once the lock is held."""
     target = data_dir / RELEASES / version
     if target.exists():
         raise ReleaseError(f"release {version} exists already: {target}")
+    earlier = [m["version"] for m in list_releases(data_dir) if _order(m)[0] == 1]
+    if earlier and Version(earlier[-1]) >= parsed:
+        raise ReleaseError(
+            f"release {version} would not come after the last release {earlier[-1]}: "
+            "versions are ordered as versions (1.9 < 1.10 < 2.0); choose a later one"
+        )
+    for stale in (data_dir / RELEASES).glob(".tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a crash; no release is running
     info = status(data_dir)
     pooled = pooled_results(data_dir, root)
     (data_dir / RELEASES).mkdir(exist_ok=True)

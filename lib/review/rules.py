@@ -12,6 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.pandas import Check, Column, DataFrameSchema
 
+from review import guards
 from review.schema import (
     BOOL,
     CODE,
@@ -80,7 +81,8 @@ def _blank(s: pd.Series) -> pd.Series:
 
 def _type_checks(col: Col, codes: dict[str, set[str]] | None, table: str) -> list[Check]:
     """Named checks for one column; the most specific rule comes first."""
-    checks: list[Check] = []
+    # limits and canonical forms first (review.guards): a 5 MB cell is reported as that
+    checks: list[Check] = guards.cell_checks(col, table)
     if col.required:
         checks.append(Check(lambda s: ~_blank(s), name="required value is blank"))
     if col.type == INT:

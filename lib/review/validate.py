@@ -5,9 +5,11 @@ normalised silently; leading or trailing spaces in a cell are trimmed with a war
 the file itself (present, decodable, comma-separated, balanced quotes, expected header, rows
 present), then each cell and row against the pandera schemas of :mod:`review.rules`, then the
 rules that span rows and tables (unique keys, one primary variant per study and outcome,
-known studies, no report entered twice), then the analysis plan's row rules
-(:mod:`review.row_rules`; the plan is ``analysis_plan.yaml`` unless ``plan_path`` names
-another). Line numbers are those an editor shows (the header
+known studies, no report entered twice), the limits and canonical forms of
+:mod:`review.guards` (column names written exactly, keys, plausible dates and numbers,
+identifiers, sizes), then the analysis plan's row rules (:mod:`review.row_rules`; the plan
+is ``analysis_plan.yaml`` unless ``plan_path`` names another). Line numbers are those an
+editor shows (the header
 is line 1; a row whose quoted text spans lines is reported at its first line).
 
 ``python -m review validate [DATA_DIR]`` calls :func:`main`: exit status 0 when there is no
@@ -28,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from review import row_rules
+from review import guards, row_rules
 from review.plan import PlanError, default_plan_path, load_plan
 from review.schema import TABLES, Table
 
@@ -128,6 +130,12 @@ def read_table(path: Path, table: Table, problems: list[Problem]) -> Parsed:
 
     if not path.is_file():
         return file_problem("file missing", f"expected {name} with header: {expected}")
+    size = path.stat().st_size
+    if size > guards.MAX_FILE_BYTES:
+        return file_problem(
+            "table file within the size limit",
+            f"{size:,} bytes; the limit is {guards.MAX_FILE_BYTES:,} bytes (review.guards)",
+        )
     raw = path.read_bytes()
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]  # UTF-8 byte-order mark: ordinary, dropped silently
@@ -145,6 +153,9 @@ def read_table(path: Path, table: Table, problems: list[Problem]) -> Parsed:
         )
     text = text.replace("\r\n", "\n").replace("\r", "\n")
 
+    # a long cell is reported by the cell-size rule at its row and column, not by csv's own
+    # field limit (131,072 characters) as a parse error
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     rows: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text), strict=True)
     start = 1
@@ -164,7 +175,7 @@ def read_table(path: Path, table: Table, problems: list[Problem]) -> Parsed:
         return file_problem("empty file", f"expected a header line: {expected}")
 
     header_line, header = rows[0]
-    header = [h.strip() for h in header]
+    header = _normalised_header(name, header_line, header, table, problems)
     if len(header) == 1 and len(table.names) > 1:
         for sep, label in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
             if sep in header[0]:
@@ -187,6 +198,20 @@ def read_table(path: Path, table: Table, problems: list[Problem]) -> Parsed:
                 f"no data rows; expected at least {table.min_rows} row(s) under the header",
             )
         )
+    if len(body) > guards.MAX_ROWS:
+        problems.append(
+            Problem(
+                name,
+                body[guards.MAX_ROWS][0],
+                None,
+                None,
+                "table within the row limit",
+                ERROR,
+                f"{len(body):,} data rows; the limit is {guards.MAX_ROWS:,} rows per table "
+                "(review.guards.MAX_ROWS); the table was not checked further",
+            )
+        )
+        return empty
     present = [h for h in header if h in table.names]
     records: list[dict[str, str]] = []
     lines: list[int] = []
@@ -233,6 +258,75 @@ def read_table(path: Path, table: Table, problems: list[Problem]) -> Parsed:
     frame = frame.astype(object) if frame.empty else frame
     frame.index = range(len(frame))
     return Parsed(table, frame, lines, readable=bool(present))
+
+
+def _normalised_header(
+    name: str, line: int, header: list[str], table: Table, problems: list[Problem]
+) -> list[str]:
+    """Column names as written, each that is an expected name only once normalised
+    (spaces, no-break spaces, invisible characters, letter case, Unicode NFKC) reported as an
+    error and read under the expected name, so that the rest of the file is still checked.
+    """
+    out = list(header)
+    for pos, written, want, why in guards.header_fixes(header, table.names):
+        problems.append(
+            Problem(
+                name,
+                line,
+                want,
+                written,
+                "column name written exactly",
+                ERROR,
+                f"the name has {why}; write it as {want!r}",
+            )
+        )
+        out[pos] = want
+    return out
+
+
+def _near_key_problems(parsed: Parsed) -> list[Problem]:
+    """Keys that differ from an earlier one only in case, spacing or Unicode form."""
+    frame, table = parsed.frame, parsed.table
+    if frame.empty or not set(table.key) <= set(frame.columns):
+        return []
+    keys = list(zip(*(frame[c] for c in table.key), strict=True))
+    return [
+        Problem(
+            table.file,
+            parsed.lines[i],
+            table.key[-1],
+            " / ".join(keys[i]),
+            "keys differ by more than case, spaces or Unicode form",
+            ERROR,
+            f"({', '.join(table.key)}) is {' / '.join(keys[j])!r} on line {parsed.lines[j]}: "
+            "the same key written another way; write it exactly as there",
+        )
+        for i, j in guards.near_duplicate_keys(keys)
+    ]
+
+
+def _variant_limit_problems(out_p: Parsed) -> list[Problem]:
+    """At most ``guards.MAX_VARIANTS`` variants of one outcome in one study."""
+    f = out_p.frame
+    if f.empty or not {"study_id", "outcome", "variant"} <= set(f.columns):
+        return []
+    out = []
+    for (sid, code), idx in guards.variant_counts(list(f["study_id"]), list(f["outcome"])).items():
+        at = idx[guards.MAX_VARIANTS]
+        out.append(
+            Problem(
+                out_p.table.file,
+                out_p.lines[at],
+                "variant",
+                f.at[at, "variant"],
+                f"at most {guards.MAX_VARIANTS} variants of one outcome in one study",
+                ERROR,
+                f"{len(idx):,} variants of {sid} / {code} (lines {out_p.lines[idx[0]]} to "
+                f"{out_p.lines[idx[-1]]}); the limit is {guards.MAX_VARIANTS} "
+                "(review.guards.MAX_VARIANTS): keep the variants the plan uses",
+            )
+        )
+    return out
 
 
 def _record_spans(text: str, line: int) -> bool:
@@ -443,9 +537,12 @@ def _reference_problems(parsed: Parsed, column: str, known: set[str], target: st
     if f.empty or column not in f.columns:
         return []
     out = []
+    # a reference written another way (case, spaces, Unicode form) is named with its fix
+    forms = {guards.canonical_name(k): k for k in known}
     for i, v in enumerate(f[column]):
         if v == "" or v in known:
             continue
+        near = forms.get(guards.canonical_name(v))
         out.append(
             Problem(
                 parsed.table.file,
@@ -454,6 +551,7 @@ def _reference_problems(parsed: Parsed, column: str, known: set[str], target: st
                 v,
                 f"unknown study (not in {target})",
                 ERROR,
+                f"written {near!r} in {target}" if near else "",
             )
         )
     return out
@@ -714,6 +812,7 @@ def run(
     for p in parsed.values():
         problems += _schema_problems(p, codes, kinds)
         problems += _key_problems(p)
+        problems += _near_key_problems(p)
     studies = set(parsed["studies"].frame.get("study_id", pd.Series(dtype=object)))
     if parsed["studies"].readable and "study_id" in parsed["studies"].frame.columns:
         for name in ("outcomes", "quality", "risk_of_bias", "screening", "missing"):
@@ -721,6 +820,7 @@ def run(
     plan = _load_plan(plan_path, problems)
     not_usable = row_rules.not_usable_flags(plan) if plan is not None else frozenset()
     problems += _primary_problems(parsed["outcomes"], not_usable)
+    problems += _variant_limit_problems(parsed["outcomes"])
     problems += _supersedes_problems(parsed["outcomes"])
     problems += _duplicate_report_problems(parsed["studies"])
     problems += _quality_total_problems(parsed["quality"])
