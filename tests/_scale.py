@@ -18,7 +18,7 @@ from pathlib import Path
 
 LINE_STEP = 100_000
 # Tables a review does not grow by adding studies: copied once.
-FIXED = ("dictionary", "paper_reported", "prisma")
+FIXED = ("dictionary", "paper_reported", "prisma", "search_strategies")
 
 
 def _rows(path: Path) -> tuple[list[str], list[dict]]:
@@ -63,3 +63,19 @@ def scaled_copy(src: Path, dst: Path, factor: int) -> Path:
             writer.writeheader()
             writer.writerows(out)
     return dst
+
+
+def scaled_plan(src: Path, dst: Path, factor: int) -> Path:
+    """The analysis plan ``src`` with each row-rule exception repeated for every copy of its
+    study (the copies are the same rows, so the same reasons hold), written to ``dst``."""
+    import yaml
+
+    plan = yaml.safe_load(Path(src).read_text(encoding="utf-8"))
+    rules = plan["row_selection"]
+    rules["exceptions"] = [
+        dict(e, study_id=e["study_id"] + (f"_x{n}" if n else ""))
+        for e in rules.get("exceptions", [])
+        for n in range(factor)
+    ]
+    Path(dst).write_text(yaml.safe_dump(plan, sort_keys=False), encoding="utf-8")
+    return Path(dst)

@@ -256,25 +256,19 @@ def test_thousands_of_variants_of_one_outcome_are_refused(ddir):
 # --- scale ------------------------------------------------------------------------------------
 
 
-def test_ten_times_todays_data_validates_within_twice_a_cold_build(tmp_path):
-    """A data folder ten times today's (every table but the dictionary) is accepted, and
-    validating it takes less than twice the measured cold build
-    (benchmarks/results/build.json, median ``cold_s``)."""
-    import json
-    import time
-
-    from _scale import scaled_copy
+def test_ten_times_todays_data_validates(tmp_path):
+    """A data folder ten times today's (every table that grows with studies) is accepted
+    with no error; its time against the cold build is measured by
+    benchmarks/scale_validation.py, not asserted here (timings are for benchmarks)."""
+    from _scale import scaled_copy, scaled_plan
 
     root = Path(__file__).resolve().parents[1]
-    cold = json.loads((root / "benchmarks" / "results" / "build.json").read_text())["medians"]
     big = scaled_copy(root / "data", tmp_path / "data10", 10)
+    plan = scaled_plan(root / "analysis_plan.yaml", tmp_path / "plan10.yaml", 10)
     n = len(rows(big / OUT)) - 1
     assert n == 10 * (len(rows(root / "data" / OUT)) - 1) and n <= guards.MAX_ROWS
-    start = time.perf_counter()
-    report = validate.run(big)
-    elapsed = time.perf_counter() - start
+    report = validate.run(big, plan)
     assert report.ok, str(report)
-    assert elapsed < 2 * cold["cold_s"], f"{elapsed:.1f} s for {n} outcome rows"
 
 
 def test_beyond_the_row_limit_is_refused_not_slow(tmp_path):
