@@ -823,7 +823,10 @@ def summary_row(fit, plan: Plan, context: pd.DataFrame | None = None) -> dict:
         if fit.outcome in plan["survival"]["outcomes"]:
             unavailable = "no sample-size test for landmarks pooled from reported estimates"
         else:
-            pvalue = analysis.small_study_effects(fit, plan)["sample_size_test"].pvalue
+            try:
+                pvalue = analysis.small_study_effects(fit, plan)["sample_size_test"].pvalue
+            except ValueError as err:  # e.g. every study of one size: no test can run
+                unavailable = f"the sample-size test cannot run ({err})"
     estimates = None
     if fit.outcome in plan["survival"]["outcomes"]:
         estimates = fit.rows[plan.col("estimate")].astype(float).tolist()
