@@ -261,12 +261,18 @@ def _modes(x, n, mu, tau2):
     """Mode of each study's conditional log density of theta (bracketed Newton).
 
     Maximises :math:`h(\\theta)=x\\theta-n\\log(1+e^\\theta)-(\\theta-\\mu)^2/(2\\tau^2)`,
-    concave; its root lies in :math:`[\\mu-\\tau^2(n-x),\\mu+\\tau^2x]`. Arrays broadcast.
+    concave; its root lies between :math:`\\mu` and the study's own logit. Arrays broadcast.
     """
     shape = np.broadcast_shapes(np.shape(x), np.shape(n), np.shape(mu), np.shape(tau2))
     x, n, mu, tau2 = (np.broadcast_to(a, shape).ravel() for a in (x, n, mu, tau2))
-    lo = mu - tau2 * (n - x)
-    hi = mu + tau2 * x
+    # the root lies between mu and the study's own logit (h' changes sign there); with 0
+    # (or n) events, between mu and mu -+ tau^2 n expit(-+mu), where h' has the other sign
+    with np.errstate(divide="ignore"):
+        own = np.log(x / (n - x))
+    pm = special.expit(mu)
+    own = np.where(x == 0, mu - tau2 * n * pm, np.where(x == n, mu + tau2 * n * (1 - pm), own))
+    lo = np.minimum(mu, own)
+    hi = np.maximum(mu, own)
     # start: the normal-normal posterior of theta with the study's empirical logit
     y = np.log((x + 0.5) / (n - x + 0.5))
     v = 1.0 / (x + 0.5) + 1.0 / (n - x + 0.5)
