@@ -179,8 +179,8 @@ def test_wider_than_the_glmm_z_interval_with_two_studies():
 R_SCRIPT = r"""
 args <- commandArgs(trailingOnly = TRUE)
 jobs <- jsonlite::fromJSON(args[1], simplifyVector = FALSE)$jobs
-tol <- 1e-8
-# log of one study's likelihood at (mu, tau): integral over z of
+tol <- 1e-6
+# one study's likelihood at (mu, tau): the integral over z of
 # dbinom(x, n, plogis(mu + tau z)) dnorm(z), split at the binomial peak
 study_lik <- function(x, n, mu, tau) {
   f <- function(z) dbinom(x, n, plogis(mu + tau * z)) * dnorm(z)
@@ -189,45 +189,49 @@ study_lik <- function(x, n, mu, tau) {
   s <- 0
   for (j in seq_len(length(cuts) - 1)) {
     if (cuts[j + 1] > cuts[j]) {
-      s <- s + integrate(f, cuts[j], cuts[j + 1], rel.tol = tol, abs.tol = 0,
+      s <- s + integrate(f, cuts[j], cuts[j + 1], rel.tol = 1e-9, abs.tol = 0,
                          subdivisions = 500L)$value
     }
   }
   s
+}
+# integral of f over consecutive segments of `cuts` (for a CDF at several points at once)
+segments <- function(f, cuts) {
+  sapply(seq_len(length(cuts) - 1), function(j)
+    integrate(f, cuts[j], cuts[j + 1], rel.tol = tol, subdivisions = 500L)$value)
 }
 results <- list()
 for (job in jobs) {
   x <- unlist(job$events); n <- unlist(job$totals)
   s <- job$tau_scale; m0 <- job$mu_prior_mean; s0 <- job$mu_prior_sd
   c0 <- qlogis((sum(x) + 0.5) / (sum(n) + 1))
-  loglik <- function(mu, tau) sum(log(mapply(study_lik, x, n, MoreArgs = list(mu = mu, tau = tau))))
+  loglik <- function(mu, tau)
+    sum(log(mapply(study_lik, x, n, MoreArgs = list(mu = mu, tau = tau))))
   off <- loglik(c0, 0.5)
-  post <- function(mu, tau) exp(loglik(mu, tau) - off) * dnorm(mu, m0, s0) * 2 * dnorm(tau, 0, s)
+  post <- function(mu, tau)
+    exp(loglik(mu, tau) - off) * dnorm(mu, m0, s0) * 2 * dnorm(tau, 0, s)
   tau_top <- 8.5 * s
-  # g(mu) = integral over tau of the posterior; h(tau) = integral over mu
-  g <- function(mus, w = function(mu, tau) 1) sapply(mus, function(mu)
+  lo <- c0 - 15; hi <- c0 + 15
+  # marginal of mu at each point: the integral over tau (w weights the integrand)
+  g <- function(mus, w) sapply(mus, function(mu)
     integrate(function(ts) sapply(ts, function(t) post(mu, t) * w(mu, t)), 0, tau_top,
               rel.tol = tol, subdivisions = 500L)$value)
-  mu_int <- function(a, b, w = function(mu, tau) 1) {
-    cuts <- sort(unique(c(a, min(max(c0, a), b), b)))
-    v <- 0
-    for (j in seq_len(length(cuts) - 1)) if (cuts[j + 1] > cuts[j])
-      v <- v + integrate(function(m) g(m, w), cuts[j], cuts[j + 1], rel.tol = tol,
-                         subdivisions = 500L)$value
-    v
-  }
-  lo <- c0 - 15; hi <- c0 + 15
-  Z <- mu_int(lo, hi)
+  one <- function(mu, tau) 1
   q <- job$quantiles
-  mu_cdf <- sapply(unlist(q$mu), function(m) mu_int(lo, m) / Z)
-  tau_cdf <- sapply(unlist(q$tau), function(tq) {
-    integrate(function(ts) sapply(ts, function(t)
-      integrate(function(ms) sapply(ms, function(m) post(m, t)), lo, hi,
-                rel.tol = tol, subdivisions = 500L)$value), 0, tq,
-      rel.tol = tol, subdivisions = 500L)$value / Z
-  })
+  qm <- unlist(q$mu)
+  mu_parts <- segments(function(m) g(m, one), c(lo, qm, hi))
+  Z <- sum(mu_parts)
+  mu_cdf <- cumsum(mu_parts)[seq_along(qm)] / Z
+  # marginal of tau at each point: the integral over mu
+  h <- function(ts) sapply(ts, function(t)
+    integrate(function(ms) sapply(ms, function(m) post(m, t)), lo, hi,
+              rel.tol = tol, subdivisions = 500L)$value)
+  qt <- unlist(q$tau)
+  tau_parts <- segments(h, c(0, qt, tau_top))
+  tau_cdf <- cumsum(tau_parts)[seq_along(qt)] / sum(tau_parts)
   pred_cdf <- sapply(unlist(q$pred), function(t0)
-    mu_int(lo, hi, function(mu, tau) pnorm((t0 - mu) / tau)) / Z)
+    sum(segments(function(m) g(m, function(mu, tau) pnorm((t0 - mu) / tau)),
+                 c(lo, qm, hi))) / Z)
   results[[length(results) + 1]] <- list(id = job$id, mu = mu_cdf, tau = tau_cdf,
                                          pred = pred_cdf)
 }
@@ -262,7 +266,7 @@ def r_check(tmp_path_factory):
         )
     (work / "run.R").write_text(R_SCRIPT)
     (work / "jobs.json").write_text(json.dumps({"jobs": jobs}))
-    run_r(work / "run.R", work / "jobs.json", work / "out.json", timeout=1200)
+    run_r(work / "run.R", work / "jobs.json", work / "out.json", timeout=3600)
     out = json.loads((work / "out.json").read_text())["results"]
     return fits, {r["id"]: r for r in out}
 

@@ -93,6 +93,7 @@ BAYES_R_ATOL = 1e-3
 """``meta_prop_bayes`` against R's nested ``integrate()`` (tests/test_bayes.py, needs R):
 R evaluates the posterior CDFs of mu, tau and a new study's logit at metaprop's
 quantiles, which must give back the quantile's probability. Both sides are accurate to
-~1e-5 in probability (metaprop's grid; integrate's rel.tol 1e-8 nested three deep), but
+~1e-5 in probability (metaprop's grid; integrate's rel.tol 1e-6 on the outer two levels
+and 1e-9 on each study's likelihood), but
 R's outer integrals see the tails of mu through a finite range (+-15 logits around the
 pooled logit of the sums), so 1e-3 in probability (a hundredth of a 2.5% tail)."""
