@@ -95,6 +95,8 @@ totals <- base$totals
 report("glmm", measure(function() {
   rma.glmm(measure = "PLO", xi = events, ni = totals, method = "ML")
 }, repeats))
+# issue 21: the Bayesian row of metaprop is compared with the same rma.glmm fit
+report("bayes", rows[["glmm"]])
 
 version <- sprintf("metafor %s (R %s)", packageVersion("metafor"), getRversion())
 writeLines(

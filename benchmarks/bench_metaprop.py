@@ -43,6 +43,11 @@ def _rows(data: dict, repeats: int, rec: Recorder) -> None:
         rec.run("glmm", lambda: mp.meta_prop_glmm(events, totals), repeats)
     else:
         rec.skip("glmm", "metaprop.meta_prop_glmm is not available")
+    if hasattr(mp, "meta_prop_bayes"):
+        events, totals = base["events"], base["totals"]
+        rec.run("bayes", lambda: mp.meta_prop_bayes(events, totals), repeats)
+    else:
+        rec.skip("bayes", "metaprop.meta_prop_bayes is not available")
     for k in rows.SCALING_KS:
         d = data["scaling"][k]
         res = mp.meta_analysis(d["yi"], d["vi"], method="REML", transform="logit")

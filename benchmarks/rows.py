@@ -29,6 +29,9 @@ ROWS = (
     Row("gosh_reml_3000", "GOSH k = 16, REML, 3,000 random subsets", vs_metafor=100),
     Row("gosh_reml_all", "GOSH k = 16, REML, all 65,535 subsets", vs_pimeta=10),
     Row("glmm", "GLMM fit, k = 16", vs_metafor=5, vs_pimeta=1),
+    # issue 21: the Bayesian binomial-normal model against the frequentist one in metafor
+    # (rma.glmm on the same data: there is no Bayesian model in metafor); no target
+    Row("bayes", "Bayesian binomial-normal fit (quadrature), k = 16, vs rma.glmm"),
 )
 
 # GOSH with 10^5 random subsets at several k (metaprop only): time per fit should not grow

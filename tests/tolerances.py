@@ -71,3 +71,29 @@ def for_field(field: str, *, iterative: bool) -> tuple[float, float]:
     if iterative:
         return ITERATIVE_RTOL, ITERATIVE_ATOL
     return CLOSED_FORM_RTOL, CLOSED_FORM_ATOL
+
+
+BAYES_GRID_ATOL = 5e-4
+"""Bayesian binomial-normal model (``meta_prop_bayes``): quantiles of mu and tau (logits)
+at the default resolution against twice the resolution in every direction. The default
+grid integrates by Simpson's rule over 160 x 80 points: measured differences are below
+3e-4 on the test datasets (1e-5 for mu with k >= 2); 5e-4 leaves room across platforms."""
+
+BAYES_TAU_GRID_ATOL = 2.5e-3
+"""The same for the quantiles of tau: 80 equally spaced values of tau over its posterior
+range (0 to ~2 logits) are ~0.025 apart, and a lower tail where the density rises
+steeply from tau = 0 (ten heterogeneous studies) moves by up to 1.1e-3 when doubled."""
+
+BAYES_LIMIT_ATOL = 2e-4
+"""``meta_prop_bayes`` with ``tau_scale`` -> 0 against the common-effect posterior by 1-D
+adaptive quadrature: at tau_scale = 1e-4 the model differs from the common-effect one by
+O(tau^2) ~ 1e-8, so what remains is the grid error of the mu quantiles (~1e-5)."""
+
+BAYES_R_ATOL = 1e-3
+"""``meta_prop_bayes`` against R's nested ``integrate()`` (tests/test_bayes.py, needs R):
+R evaluates the posterior CDFs of mu, tau and a new study's logit at metaprop's
+quantiles, which must give back the quantile's probability. Both sides are accurate to
+~1e-5 in probability (metaprop's grid; integrate's rel.tol 1e-6 on the outer two levels
+and 1e-9 on each study's likelihood), but
+R's outer integrals see the tails of mu through a finite range (+-15 logits around the
+pooled logit of the sums), so 1e-3 in probability (a hundredth of a 2.5% tail)."""

@@ -7,6 +7,7 @@ for counts, :func:`meta_analysis` for generic effect sizes), which returns a
 
 from metaprop._version import __version__
 from metaprop.batch import BatchResult, fit_batch
+from metaprop.bayes import BayesResult, meta_prop_bayes
 from metaprop.bootstrap import BootstrapResult, bootstrap
 from metaprop.effects import (
     EffectSizes,
@@ -62,6 +63,9 @@ __all__ = [
     "meta_analysis",
     "meta_prop",
     "meta_prop_glmm",
+    # Bayesian binomial-normal model (issue 21)
+    "BayesResult",
+    "meta_prop_bayes",
     # sensitivity and small-study effects
     "EggerResult",
     "RankTestResult",

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-from metaprop._validation import check_counts, check_level
+from metaprop._validation import check_choice, check_counts, check_level
 from metaprop.effects import _resolve_counts, escalc
 from metaprop.results import Interval, MetaResult
 
-__all__ = ["meta_prop_glmm"]
+__all__ = ["glmm_profile_ci", "meta_prop_glmm"]
 
 N_AGQ = 7
 """Quadrature points per study (metafor's default ``nAGQ = 7``)."""
@@ -340,7 +340,7 @@ def _standard_error(obj, beta, tau):
     return float(1.0 / np.sqrt(np.sum(w / (1 + tau * tau * w))))
 
 
-def meta_prop_glmm(events, totals=None, *, data=None, labels=None, level=0.95):
+def meta_prop_glmm(events, totals=None, *, data=None, labels=None, level=0.95, test="z"):
     """Pool proportions with the random-intercept logistic (binomial-normal) model.
 
     Parameters
@@ -353,6 +353,11 @@ def meta_prop_glmm(events, totals=None, *, data=None, labels=None, level=0.95):
         Study labels (or a column name with ``data``).
     level : float, default 0.95
         Confidence level of the CI and the prediction interval.
+    test : {"z", "t"}, default "z"
+        Quantile of the CI, the prediction interval and the test of the pooled logit:
+        normal (``"z"``), or t with k - 1 degrees of freedom (``"t"``, as metafor's
+        ``rma.glmm(test="t")``; a small-sample adjustment in the spirit of Hartung-Knapp,
+        with the model-based standard error left as it is).
 
     Returns
     -------
@@ -406,19 +411,34 @@ def meta_prop_glmm(events, totals=None, *, data=None, labels=None, level=0.95):
     level = check_level(level)
     events, totals, labels = _resolve_counts(None, None, events, totals, data, labels)
     x, n, labs = check_counts(events, totals, labels)
+    test = check_choice(test, GLMM_TESTS, "test")
     fit = fit_glmm(x, n)
-    return _result(fit, x, n, labs, level)
+    return _result(fit, x, n, labs, level, test)
 
 
-def _result(fit: GlmmFit, x, n, labs, level) -> MetaResult:
-    """Report a GLMM fit as a :class:`MetaResult` (z intervals, PLO scale)."""
+GLMM_TESTS = ("z", "t")
+"""Tests of :func:`meta_prop_glmm`: normal quantile, or t with k - 1 df (metafor's
+``rma.glmm(test="t")``)."""
+
+
+def _result(fit: GlmmFit, x, n, labs, level, test="z") -> MetaResult:
+    """Report a GLMM fit as a :class:`MetaResult` (z or t(k-1) intervals, PLO scale)."""
     es = escalc(x, n, measure="PLO")
-    z = float(special.ndtri(0.5 + level / 2))
+    k = len(x)
+    df = k - 1 if test == "t" else None
+    # metafor rma.glmm / predict.rma: the same quantile for the CI and the PI
+    if df is None:
+        z = float(special.ndtri(0.5 + level / 2))
+    else:
+        z = float(special.stdtrit(df, 0.5 + level / 2))
     ci_t = Interval(fit.beta - z * fit.se, fit.beta + z * fit.se)
     half = z * np.sqrt(fit.se**2 + fit.tau2)
     pi_t = Interval(fit.beta - half, fit.beta + half)
-    k = len(x)
     stat = fit.beta / fit.se
+    if df is None:
+        pvalue = float(2.0 * special.ndtr(-abs(stat)))
+    else:
+        pvalue = float(2.0 * special.stdtr(df, -abs(stat)))
     q_p = float(special.chdtrc(k - 1, fit.qe_wald))
     lrt_p = float(special.chdtrc(k - 1, fit.qe_lrt))
     notes = (
@@ -438,7 +458,7 @@ def _result(fit: GlmmFit, x, n, labs, level) -> MetaResult:
         ni=n.astype(float),
         method="GLMM",
         method_requested="GLMM",
-        test="z",
+        test=test,
         level=level,
         add=es.add,
         to=es.to,
@@ -448,8 +468,8 @@ def _result(fit: GlmmFit, x, n, labs, level) -> MetaResult:
         ci_t=ci_t,
         pi_t=pi_t,
         statistic=stat,
-        pvalue=float(2.0 * special.ndtr(-abs(stat))),
-        df=None,
+        pvalue=pvalue,
+        df=df,
         tau2=fit.tau2,
         se_tau2=np.nan,
         i2=fit.i2,
@@ -465,3 +485,93 @@ def _result(fit: GlmmFit, x, n, labs, level) -> MetaResult:
         converged=True,  # fit_glmm raises when the optimiser fails
         notes=notes,
     )
+
+
+def _profile_loglik(obj: _Objective, beta: float, v0: float) -> tuple[float, float]:
+    """Log-likelihood maximised over tau^2 >= 0 at a fixed pooled logit; ``(ll, tau2)``."""
+
+    def fun(v):
+        val, grad = obj.value_and_grad(np.array([beta, v[0]]))
+        return val, grad[1:]
+
+    opt = optimize.minimize(
+        fun,
+        np.array([max(v0, 1e-4)]),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, _TAU2_MAX)],
+        options={"ftol": 1e-13, "gtol": 1e-8, "maxiter": 200},
+    )
+    return -float(opt.fun), float(opt.x[0])
+
+
+def glmm_profile_ci(events, totals, *, level=0.95) -> Interval:
+    """Profile-likelihood confidence interval of the pooled logit of the GLMM.
+
+    Parameters
+    ----------
+    events, totals : array-like of int
+        Events and participants per study (k >= 2).
+    level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    Interval
+        Bounds on the logit scale; a bound is infinite when the profile does not reach
+        the cut-off within 40 logits of the estimate.
+
+    Raises
+    ------
+    ValueError
+        As :func:`meta_prop_glmm`.
+
+    Notes
+    -----
+    The set of :math:`\\beta` with
+    :math:`2[\\ell(\\hat\\beta,\\hat\\tau^2)-\\max_{\\tau^2\\ge0}\\ell(\\beta,\\tau^2)]\\le
+    \\chi^2_{1,\\text{level}}`, the marginal likelihood computed as in
+    :func:`meta_prop_glmm`; its bounds are found by Brent's method after bracketing.
+
+    References
+    ----------
+    Hardy RJ, Thompson SG (1996). A likelihood approach to meta-analysis with random
+    effects. Stat Med 15:619-629.
+    doi:10.1002/(SICI)1097-0258(19960330)15:6<619::AID-SIM188>3.0.CO;2-A
+
+    Examples
+    --------
+    >>> from metaprop.glmm import glmm_profile_ci
+    >>> lo, hi = glmm_profile_ci([16, 10, 4, 43, 10], [17, 12, 8, 58, 10])
+    >>> bool(lo < 1.3 < hi)
+    True
+    """
+    level = check_level(level)
+    x_int, n_int, _ = check_counts(events, totals)
+    fit = fit_glmm(x_int, n_int)
+    obj = _Objective(x_int.astype(float), n_int.astype(float))
+    crit = float(special.ndtri(0.5 + level / 2)) ** 2
+    state = {"v": max(fit.tau2, 1e-4)}
+
+    def excess(beta):
+        ll, v = _profile_loglik(obj, beta, state["v"])
+        state["v"] = v
+        return 2.0 * (fit.loglik - ll) - crit
+
+    bounds = []
+    for sign in (-1.0, 1.0):
+        state["v"] = max(fit.tau2, 1e-4)
+        step = max(fit.se, 0.05)
+        inner, outer = fit.beta, fit.beta + sign * step
+        while excess(outer) < 0:
+            inner, outer = outer, outer + sign * step
+            step *= 2.0
+            if abs(outer - fit.beta) > 40.0:
+                outer = None
+                break
+        if outer is None:
+            bounds.append(sign * np.inf)
+            continue
+        a, b = sorted((inner, outer))
+        bounds.append(float(optimize.brentq(excess, a, b, xtol=1e-8)))
+    return Interval(bounds[0], bounds[1])

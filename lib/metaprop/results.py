@@ -43,6 +43,7 @@ _TEST_NAMES = {
     "z": "z (normal)",
     "knha": "Hartung-Knapp (knha)",
     "adhoc": "Hartung-Knapp with the ad hoc floor (adhoc)",
+    "t": "t(k-1) quantile (GLMM, metafor test='t')",
 }
 _WIDTH = 88
 
@@ -107,7 +108,7 @@ class MetaResult:
     method, method_requested : str
         Canonical tau^2 estimator (FE for EE/CE) and the code that was asked for.
     test : str
-        ``"z"``, ``"knha"`` or ``"adhoc"``.
+        ``"z"``, ``"knha"`` or ``"adhoc"`` (``"z"`` or ``"t"`` for the GLMM).
     level : float
         Confidence level (fraction).
     add, to : float, str
