@@ -71,6 +71,23 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class Headline:
+    """The pooled rate as the book reports it when the plan's interval for this number of
+    studies comes from another model than ``PooledFit.result`` (the Bayesian
+    binomial-normal model, ``analysis_plan.yaml`` primary_interval).
+
+    ``pi`` is that model's prediction interval for a new study (the posterior predictive
+    interval), or None.
+    """
+
+    method: str
+    label: str
+    estimate: float
+    ci: tuple[float, float]
+    pi: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
 class PooledFit:
     """One outcome in one population, fitted as the plan says.
 
@@ -92,6 +109,10 @@ class PooledFit:
         interval; empty when there is nothing to say.
     dropped : DataFrame
         Rows the rules left out, with the rule in column ``reason``.
+    headline : Headline or None
+        The reported rate and interval when the plan's interval for k studies comes from
+        another model than ``result`` (which then still gives heterogeneity, the forest
+        plot and the tests); None when ``result`` is itself the reported model.
     """
 
     outcome: str
@@ -102,6 +123,26 @@ class PooledFit:
     single: pd.DataFrame | None = None
     note: str = ""
     dropped: pd.DataFrame = field(default_factory=pd.DataFrame)
+    headline: Headline | None = None
+
+    @property
+    def estimate(self) -> float:
+        """The reported pooled rate (the headline model's where there is one)."""
+        return self.headline.estimate if self.headline else float(self.result.estimate)
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """The reported interval of the pooled rate (the plan's interval for this k)."""
+        if self.headline:
+            return self.headline.ci
+        return (float(self.result.ci[0]), float(self.result.ci[1]))
+
+    @property
+    def interval_label(self) -> str:
+        """Which model and interval the reported rate comes from, in words."""
+        if self.headline:
+            return self.headline.label
+        return self.model.label if self.model is not None else ""
 
     @property
     def k(self) -> int:
@@ -265,7 +306,7 @@ def fit_model(rows: pd.DataFrame, spec: ModelSpec, plan: Plan):
     totals = rows[plan.col("total")].astype(int).to_numpy()
     labels = _labels(rows, plan)
     if spec.is_glmm:
-        return mp.meta_prop_glmm(events, totals, labels=labels, level=plan.level)
+        return mp.meta_prop_glmm(events, totals, labels=labels, level=plan.level, test=spec.test)
     return mp.meta_prop(
         events,
         totals,
@@ -381,6 +422,7 @@ def primary_fit(
     if spec.is_glmm and not result.converged:
         spec, note = plan.fallback, "fallback model: the GLMM did not converge"
         result = fit_model(rows, spec, plan)
+    spec, result, headline, chosen = _plan_interval(rows, spec, result, plan)
     return PooledFit(
         outcome,
         population,
@@ -388,9 +430,49 @@ def primary_fit(
         spec,
         result,
         None,
-        _join(note, _pi_note(result.k, plan)),
+        _join(note, chosen, _pi_note(result.k, plan)),
         dropped,
+        headline,
     )
+
+
+def _plan_interval(rows: pd.DataFrame, spec: ModelSpec, result, plan: Plan):
+    """Apply the plan's interval for k studies (``primary_interval``, chosen by the coverage
+    study of ``review.coverage_study``) to a GLMM fit.
+
+    Returns ``(spec, result, headline, note)``: a t(k-1) GLMM interval refits the GLMM with
+    ``test="t"``; the inverse-variance choice refits the plan's fallback model; the Bayesian
+    choice keeps the GLMM as ``result`` (heterogeneity, forest plot, tests) and reports the
+    posterior median with its credible and predictive intervals as the headline. A fit that
+    is already the fallback model is left as it is.
+    """
+    from review import coverage_study
+
+    method = coverage_study.primary_method(len(rows))
+    if not spec.is_glmm or method in (None, "glmm_z"):
+        return spec, result, None, ""
+    why = f"interval chosen by the coverage study for {len(rows)} studies"
+    if method == "glmm_t":
+        spec = ModelSpec("glmm_t", f"{spec.label}, t(k-1) interval", spec.measure, "GLMM", "t")
+        return spec, fit_model(rows, spec, plan), None, f"{why}: GLMM with a t(k-1) interval"
+    if method == "reml_hk_adhoc":
+        fallback = plan.fallback
+        return fallback, fit_model(rows, fallback, plan), None, f"{why}: {fallback.label}"
+    if method == "bayes":
+        bayes = mp.meta_prop_bayes(
+            rows[plan.col("events")].astype(int).to_numpy(),
+            rows[plan.col("total")].astype(int).to_numpy(),
+            level=plan.level,
+        )
+        headline = Headline(
+            "bayes",
+            "Bayesian binomial-normal model (posterior median, credible interval)",
+            float(bayes.estimate),
+            (float(bayes.ci[0]), float(bayes.ci[1])),
+            (float(bayes.pi[0]), float(bayes.pi[1])),
+        )
+        return spec, result, headline, f"{why}: {headline.label}"
+    raise ValueError(f"primary_interval: unknown method {method!r}")
 
 
 def _outcome_of(df: pd.DataFrame) -> str:
@@ -436,6 +518,7 @@ def by_population(
             fit.single,
             fit.note,
             population_rows(dropped, pop["key"], plan),
+            fit.headline,
         )
     return fits
 
@@ -465,6 +548,8 @@ def heterogeneity(fit: PooledFit, plan: Plan) -> dict:
     out.update(tau2=float(res.tau2), i2=float(res.i2), q=float(res.q), q_pvalue=float(res.q_pvalue))
     if res.k >= pi_rules["min_k"]:
         low, high = res.prediction_interval(dist=pi_rules["dist"])
+        if fit.headline is not None and fit.headline.pi is not None:
+            low, high = fit.headline.pi  # the reported model's predictive interval
         out.update(pi_low=float(low), pi_high=float(high))
     iv = res if res.method != "GLMM" else fit_model(fit.rows, plan.fallback, plan)
     # Q-profile CI of I2 (Viechtbauer 2007) is defined for the inverse-variance model; with
@@ -498,11 +583,8 @@ def results_table(fits: dict[str, PooledFit], plan: Plan) -> pd.DataFrame:
             "model": fit.model.label if fit.model else "none",
         }
         if fit.result is not None:
-            base.update(
-                estimate=float(fit.result.estimate),
-                ci_low=float(fit.result.ci[0]),
-                ci_high=float(fit.result.ci[1]),
-            )
+            base.update(estimate=fit.estimate, ci_low=fit.ci[0], ci_high=fit.ci[1])
+            base["model"] = fit.interval_label
         elif fit.single is not None and len(fit.single):
             one = fit.single.iloc[0]
             base.update(

@@ -285,7 +285,14 @@ def forest(fit, plan, **kwargs):
     """
     pi = plan["heterogeneity"]["prediction_interval"]
     ax = fit.result.forest(pi_dist=pi["dist"], show_pi=fit.k >= pi["min_k"], **kwargs)
-    ax.set_title(plan.population(fit.population)["label"], loc="left")
+    title = plan.population(fit.population)["label"]
+    if fit.headline is not None:
+        # the pooled row is the GLMM's; the reported rate comes from the plan's interval model
+        title += (
+            f"\nReported rate {fmt_pct(fit.estimate)} ({fmt_interval(fit.ci)}), Bayesian "
+            "model chosen for its coverage; the pooled row below is the GLMM's"
+        )
+    ax.set_title(title, loc="left")
     return ax
 
 
@@ -327,12 +334,12 @@ def fit_sentence(fit, plan) -> str:
             f"{fmt_interval((one['ci_low'], one['ci_high']))}); nothing is pooled from a "
             "single study."
         )
-    res = fit.result
     het = analysis.heterogeneity(fit, plan)
+    kind = "credible" if fit.headline is not None else "confidence"
     text = (
         f"Across {fmt_int(fit.k)} studies ({fmt_int(analysis.patients(fit.rows, plan))} "
-        f"patients), the pooled proportion is {fmt_pct(res.estimate)} ({level} confidence "
-        f"interval {fmt_interval(res.ci)})."
+        f"patients), the pooled proportion is {fmt_pct(fit.estimate)} ({level} {kind} "
+        f"interval {fmt_interval(fit.ci)}; {fit.interval_label})."
     )
     if not math.isnan(het["pi_low"]):
         text += (
@@ -340,8 +347,6 @@ def fit_sentence(fit, plan) -> str:
             f"{fmt_interval((het['pi_low'], het['pi_high'])).replace(' to ', ' and ')} "
             "(prediction interval)."
         )
-    if fit.model is not None and fit.model.id != plan.primary.id:
-        text += f" Model: {fit.model.label}."
     return text
 
 

@@ -691,7 +691,20 @@ def _missing(
 
 
 def _fit_like(fit) -> SimpleNamespace | None:
-    """What :func:`evidence_profile` reads from a pooled fit or a single study."""
+    """What :func:`evidence_profile` reads from a pooled fit or a single study: the reported
+    rate and interval (the plan's interval for k studies, ``PooledFit.headline`` where it
+    comes from another model), heterogeneity from the fitted model."""
+    if fit.result is not None and fit.headline is not None:
+        res, head = fit.result, fit.headline
+        return SimpleNamespace(
+            k=res.k,
+            estimate=head.estimate,
+            ci=head.ci,
+            pi=head.pi,
+            tau2=res.tau2,
+            q_pvalue=res.q_pvalue,
+            prediction_interval=lambda dist: head.pi,
+        )
     if fit.result is not None:
         return fit.result
     if fit.single is None or fit.single.empty:

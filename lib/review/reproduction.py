@@ -253,9 +253,9 @@ def _headline(code: str, rows: pd.DataFrame, plan: Plan) -> dict[str, dict]:
         out[population] = {"our_k": fit.k, "note": fit.note}
         if fit.result is not None:
             out[population] |= {
-                "our_estimate": float(fit.result.estimate),
-                "our_ci_low": float(fit.result.ci[0]),
-                "our_ci_high": float(fit.result.ci[1]),
+                "our_estimate": fit.estimate,
+                "our_ci_low": fit.ci[0],
+                "our_ci_high": fit.ci[1],
             }
     return out
 

@@ -82,9 +82,9 @@ def ae_table(ae_fits: dict[str, analysis.PooledFit], plan: Plan) -> pd.DataFrame
         }
         if fit.pooled:
             row.update(
-                estimate=float(fit.result.estimate),
-                ci_low=float(fit.result.ci[0]),
-                ci_high=float(fit.result.ci[1]),
+                estimate=fit.estimate,
+                ci_low=fit.ci[0],
+                ci_high=fit.ci[1],
                 basis=f"pooled: {fit.model.label}",
             )
         elif fit.k == 1:
