@@ -68,7 +68,12 @@ def test_summarise_by_hand():
     assert row["mcse"] == pytest.approx(0.015)
 
 
-RULE = {"min_mean_coverage": 0.94, "min_scenario_coverage": 0.9, "max_fail_rate": 0.05}
+RULE = {
+    "min_mean_coverage": 0.94,
+    "min_scenario_coverage": 0.9,
+    "max_fail_rate": 0.05,
+    "width_tie": 0.01,
+}
 
 
 def _group(rows):
@@ -92,6 +97,14 @@ def test_rule_takes_the_narrowest_that_keeps_coverage():
     assert cs._choose(g, RULE) == "reml_hk_adhoc"
 
 
+def test_rule_keeps_the_previous_choice_within_the_width_tie():
+    g = _group([("glmm_profile", 0.95, 0.91, 0.155, 0.0), ("bayes", 0.96, 0.93, 0.164, 0.0)])
+    assert cs._choose(g, RULE) == "glmm_profile"  # narrowest, no previous choice
+    assert cs._choose(g, RULE, previous="bayes") == "bayes"  # 0.9 points wider: a tie
+    assert cs._choose(g, {**RULE, "width_tie": 0.005}, previous="bayes") == "glmm_profile"
+    assert cs._choose(g, RULE, previous="glmm_z") == "glmm_profile"  # not among the tied
+
+
 def test_rule_without_a_qualifier_takes_the_best_coverage():
     g = _group([("glmm_z", 0.80, 0.6, 0.1, 0.0), ("bayes", 0.90, 0.8, 0.3, 0.0)])
     assert cs._choose(g, RULE) == "bayes"
@@ -105,6 +118,8 @@ def test_rule_text_and_choice_read_the_plan(tmp_path):
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     assert "at least 50%" in cs.rule_text(path)
     assert "at least 94%" in cs.rule_text()
+    assert "within 1 percentage point of" in cs.rule_text()
+    assert "(s)" not in cs.rule_text()
 
 
 def test_study_sizes_span_the_reviews_studies():

@@ -158,15 +158,24 @@ def load_or_run(*, plan_path=None, progress: bool = True, run: bool = True) -> p
     return cells
 
 
-def _choose(group: pd.DataFrame, rule: dict) -> str:
-    """The rule of the plan applied to the methods at one k (see ``rule_text``)."""
+def _choose(group: pd.DataFrame, rule: dict, previous: str | None = None) -> str:
+    """The rule of the plan applied to the methods at one k (see ``rule_text``).
+
+    Widths within ``rule["width_tie"]`` of the narrowest qualifying one count as equally
+    narrow; among those the method chosen at the previous k (``previous``) is kept, else
+    the narrowest.
+    """
     ok = group[
         (group["coverage"] >= float(rule["min_mean_coverage"]))
         & (group["min_coverage"] >= float(rule["min_scenario_coverage"]))
         & (group["fail_rate"] <= float(rule["max_fail_rate"]))
     ]
     if len(ok):
-        return str(ok.sort_values(["mean_width", "method"]).iloc[0]["method"])
+        ok = ok.sort_values(["mean_width", "method"])
+        tied = ok[ok["mean_width"] <= ok["mean_width"].iloc[0] + float(rule.get("width_tie", 0))]
+        if previous is not None and previous in set(tied["method"]):
+            return previous
+        return str(ok.iloc[0]["method"])
     best = group.sort_values(["coverage", "mean_width"], ascending=[False, True])
     return str(best.iloc[0]["method"])
 
@@ -176,7 +185,10 @@ def _table(plan_path: str | None) -> pd.DataFrame:
     section = settings(plan_path)
     # a stale result (plan or code changed) is recomputed here, with progress shown
     summary = summarise(load_or_run(plan_path=plan_path, progress=True))
-    chosen = {int(k): _choose(g, section["rule"]) for k, g in summary.groupby("k")}
+    chosen: dict[int, str] = {}
+    previous = None
+    for k, g in summary.groupby("k", sort=True):
+        previous = chosen[int(k)] = _choose(g, section["rule"], previous)
     summary["primary"] = [
         chosen[int(k)] == m for k, m in zip(summary["k"], summary["method"], strict=True)
     ]
@@ -282,6 +294,10 @@ def primary_interval(events, totals, *, level: float = 0.95, plan_path=None) -> 
     }
 
 
+def _points(x: float) -> str:
+    return f"{x:g} percentage point" + ("" if x == 1 else "s")
+
+
 def rule_text(plan_path=None) -> str:
     """The plan's sentence of the rule, with its parameters filled in from the plan."""
     section = settings(plan_path)
@@ -292,6 +308,7 @@ def rule_text(plan_path=None) -> str:
             min_mean_coverage_pct=f"{100 * float(rule['min_mean_coverage']):g}%",
             min_scenario_coverage_pct=f"{100 * float(rule['min_scenario_coverage']):g}%",
             min_ok_pct=f"{100 * (1 - float(rule['max_fail_rate'])):g}%",
+            width_tie_pp=_points(100 * float(rule.get("width_tie", 0))),
         )
         .split()
     )
