@@ -126,11 +126,13 @@ binary_fit <- function(case) {
   }
   iv <- inverse_variance_logit(xi, ni, case$i2_ci_model)
   if (case$model$method == "GLMM") {
-    check_model(case$model, "PLO", "GLMM", "z")
-    res <- quietly(rma.glmm(measure = "PLO", xi = xi, ni = ni, method = "ML",
+    # the plan's interval for k studies: a Wald (z) or a t(k-1) interval
+    test <- case$model$test
+    check_model(case$model, "PLO", "GLMM", if (identical(test, "t")) "t" else "z")
+    res <- quietly(rma.glmm(measure = "PLO", xi = xi, ni = ni, method = "ML", test = test,
                             level = 100 * LEVEL))
     fit <- pooled(res, "logit", res$QE.Wld, res$QEp.Wld, iv)
-    calls <- c("rma.glmm(measure = 'PLO', xi, ni, method = 'ML')",
+    calls <- c(sprintf("rma.glmm(measure = 'PLO', xi, ni, method = 'ML', test = '%s')", test),
                "Q = QE.Wld, p = QEp.Wld",
                "I2 CI: confint(rma(measure = 'PLO', xi, ni, method = 'REML', test = 'adhoc'))")
   } else {
@@ -180,7 +182,10 @@ run_case <- function(case) {
                          else sum(column(case$studies, "n_analysed")),
               model = if (is.null(case$model)) "none" else case$model$label,
               model_id = if (is.null(case$model)) "none" else case$model$id,
-              single = case$single)
+              single = case$single,
+              # the book reports another model's rate (the Bayesian headline): metafor
+              # checks the GLMM beside it
+              headline = case$headline)
   if (out$k != case$k) stop(case$id, ": k = ", case$k, " but ", out$k, " studies")
   empty <- setNames(as.list(rep(NA_real_, length(FIELDS))), FIELDS)
   if (out$k == 0) return(c(out, empty, list(calls = I(character(0)))))

@@ -145,10 +145,34 @@ def _book_values(data_dir: Path) -> dict[str, dict]:
         for (key, fit), (_, row) in zip(fits.items(), table.iterrows(), strict=True):
             values = {f: float(row[f]) for f in TABLE_FIELDS}
             values.update(k=int(row["k"]), patients=int(row["patients"]), model=row["model"])
+            if fit.headline is not None:
+                # the page reports the Bayesian model's rate; metafor checks the GLMM fit
+                # that gives heterogeneity and the forest plot beside it
+                values.update(_glmm_values(fit), model=fit.model.label)
             for f in FIT_FIELDS:
                 values[f] = float(getattr(fit.result, f)) if fit.result is not None else math.nan
             out[f"{code}-{key}"] = values
     return out
+
+
+def _glmm_values(fit) -> dict[str, float]:
+    """Estimate, CI and the plan's prediction interval of a fit's GLMM itself."""
+    res, pi = fit.result, PLAN["heterogeneity"]["prediction_interval"]
+    low, high = (
+        res.prediction_interval(dist=pi["dist"])
+        if res.k >= pi["min_k"]
+        else (
+            math.nan,
+            math.nan,
+        )
+    )
+    return {
+        "estimate": float(res.estimate),
+        "ci_low": float(res.ci[0]),
+        "ci_high": float(res.ci[1]),
+        "pi_low": float(low),
+        "pi_high": float(high),
+    }
 
 
 # --- the pin is current -------------------------------------------------------------------

@@ -88,6 +88,9 @@ def _binary_case(fit: analysis.PooledFit, plan: Plan) -> dict:
             None if not pooled else _spec(plan.fallback if fit.model.is_glmm else fit.model)
         ),
         "studies": studies,
+        # a rate reported from another model (the Bayesian headline, checked against R's
+        # integrate() in tests/test_bayes.py); metafor checks the GLMM beside it
+        "headline": fit.headline.method if fit.headline is not None else None,
     }
 
 
@@ -116,6 +119,7 @@ def _survival_case(fit: analysis.PooledFit, plan: Plan) -> dict:
         "single": "reported" if not pooled and fit.k == 1 else None,
         "i2_ci_model": model if pooled else None,
         "studies": studies,
+        "headline": None,
     }
 
 
