@@ -206,3 +206,24 @@ def test_reasoning_names_the_status_and_the_verdict():
     assert "ref 3 must be newly diagnosed" in text["s3"]
     assert "is contradicted" in text["s3"]
     assert text["s3b"].endswith("fits.")
+
+
+def test_studies_id_reasoning_is_current():
+    """data/studies.csv holds the generated sentence the current data give (rerun
+    ``python -m review.identification data`` after changing an identification)."""
+    from review import data
+    from review.plan import load_plan
+
+    studies = data.load().studies
+    expected = idf.reasoning_column(studies, idf.for_review(load_plan()))
+    stored = studies["id_reasoning"].fillna("").astype(str)
+    stale = studies.loc[stored != expected, "study_id"].tolist()
+    assert not stale, f"id_reasoning out of date for {stale}"
+
+
+def test_reasoning_column_keeps_the_recorded_decision():
+    inf = idf.infer(TOY, TOY_STUDIES, included=range(1, 5))
+    s = TOY_STUDIES.assign(id_reasoning=["", "old text. Decision: keep.", "", "", ""])
+    col = idf.reasoning_column(s, inf)
+    assert col[1].endswith("Decision: keep.")
+    assert not col[1].startswith("old text")

@@ -513,7 +513,7 @@ class Inference:
             s = status.loc[ref]
             text = f"Paper's subgroup statistics (review.identification): ref {ref} "
             if s["status"]:
-                why = s["deciding"] or "all subgroups together"
+                why = s["deciding"] or "no single subgroup decides; several together do"
                 text += f"must be {STATUS_WORDS[s['status']]} ({why})"
             elif not s["feasible"]:
                 text += "cannot be placed: the other identifications already contradict them"
@@ -527,8 +527,10 @@ class Inference:
             for j in self.joint:
                 if ref in j["refs"] and len(j["nd_counts"]) == 1:
                     n = j["nd_counts"][0]
-                    others = ", ".join(str(r) for r in j["refs"])
-                    text += f"; exactly {n} of refs {others} is newly diagnosed"
+                    n = {0: "none", 1: "exactly one", 2: "exactly two"}.get(n, f"exactly {n}")
+                    others = ", ".join(str(r) for r in j["refs"][:-1]) + f" and {j['refs'][-1]}"
+                    verb = "is" if n != "exactly two" else "are"
+                    text += f"; {n} of refs {others} {verb} newly diagnosed"
             text += f"; this candidate ({STATUS_WORDS.get(c['disease_status'], 'status unknown')}) "
             text += {
                 "fits": "fits",
@@ -628,3 +630,57 @@ def held_inputs(reported: pd.DataFrame, plan, *, data_dir=None) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows, columns=["outcome", "paper_ref", "study_id", "estimate_pct", "n"])
+
+
+DECISION_MARK = " Decision: "
+
+
+def for_review(plan, *, data_dir=None) -> Inference:
+    """The inference on this review's data: the paper's reported results, the study table
+    and our held inputs."""
+    from review import data
+
+    reported = paper_checks.load_reported(data_dir=data_dir)
+    studies = data.load(data_dir).studies
+    return infer(reported, studies, held_inputs(reported, plan, data_dir=data_dir))
+
+
+def reasoning_column(studies: pd.DataFrame, inference: Inference) -> pd.Series:
+    """``studies.id_reasoning`` as it should read: the generated sentence of each candidate
+    row, followed by the decision text already recorded after ``" Decision: "``."""
+    generated = inference.reasoning()
+    old = studies.get("id_reasoning", pd.Series("", index=studies.index)).fillna("").astype(str)
+    out = []
+    for sid, text in zip(studies["study_id"], old, strict=True):
+        decision = text[text.index(DECISION_MARK) :] if DECISION_MARK in text else ""
+        if not decision and text.startswith("Decision: "):
+            decision = " " + text
+        out.append((generated.get(sid, "") + decision).strip())
+    return pd.Series(out, index=studies.index, name="id_reasoning")
+
+
+def write_reasoning(path, plan, *, data_dir=None) -> None:
+    """Rewrite the ``id_reasoning`` column of ``studies.csv`` at ``path`` in place (every
+    other cell as it was, read and written as text)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    frame = pd.DataFrame(rows).fillna("")
+    new = reasoning_column(frame, for_review(plan, data_dir=data_dir))
+    for row, text in zip(rows, new, strict=True):
+        row["id_reasoning"] = text
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+if __name__ == "__main__":  # python -m review.identification [data_dir]: refresh id_reasoning
+    import sys
+    from pathlib import Path
+
+    from review.plan import load_plan
+
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("data")
+    write_reasoning(root / "studies.csv", load_plan(), data_dir=root)
