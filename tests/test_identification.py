@@ -227,3 +227,13 @@ def test_reasoning_column_keeps_the_recorded_decision():
     col = idf.reasoning_column(s, inf)
     assert col[1].endswith("Decision: keep.")
     assert not col[1].startswith("old text")
+
+
+def test_reader_tables_speak_words():
+    inf = idf.infer(TOY, TOY_STUDIES.assign(citation="A report"), included=range(1, 5))
+    sub = idf.subgroup_table(inf)
+    assert "2 of references 1, 2, 3 are newly diagnosed" in " ".join(sub["What follows"])
+    ref = idf.reference_table(inf, TOY_STUDIES.assign(citation="A report"))
+    text = " ".join(ref.astype(str).to_numpy().ravel())
+    assert "newly_diagnosed" not in text and "relapsed_refractory" not in text
+    assert "contradicted" in set(ref["Verdict"])

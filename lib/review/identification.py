@@ -676,6 +676,185 @@ def write_reasoning(path, plan, *, data_dir=None) -> None:
         writer.writerows(rows)
 
 
+# --- reader tables ---------------------------------------------------------------------------
+
+
+def outcome_words(code: str, *, data_dir=None) -> str:
+    """An outcome code in words (the data dictionary's description)."""
+    from review import data
+
+    d = data.load(data_dir).dictionary
+    hit = d[(d["table"] == "outcomes") & (d["column"] == "outcome") & (d["code"] == code)]
+    return str(hit["description"].iloc[0]) if len(hit) else code
+
+
+def _ks(ks: tuple[int, ...]) -> str:
+    if not ks:
+        return "none from 2 to 40"
+    if len(ks) == 1:
+        return str(ks[0])
+    runs = ks == tuple(range(ks[0], ks[-1] + 1))
+    if runs:
+        return f"{ks[0]} or more" if ks[-1] >= 40 else f"{ks[0]} to {ks[-1]}"
+    return ", ".join(map(str, ks))
+
+
+def _p(p: float) -> str:
+    return "" if math.isnan(p) else f"{p:.3f}" if p >= 0.001 else "below 0.001"
+
+
+def subgroup_table(inference: Inference, *, data_dir=None) -> pd.DataFrame:
+    """One row per subgroup the paper prints I² and p for: what k they imply, and what that
+    says about the studies in it (reader table, words only)."""
+    cons = {(c.outcome, c.subgroup): c for c in inference.constraints}
+    unused = {(u["outcome"], u["subgroup"]): u["reason"] for _, u in inference.unused.iterrows()}
+    rows = []
+    for _, r in inference.k.iterrows():
+        key = (r["outcome"], r["subgroup"])
+        ks = r["implied_k"]
+        if key in cons:
+            c = cons[key]
+            counts = " or ".join(map(str, c.counts))
+            pool = ", ".join(map(str, c.pool))
+            follows = f"{counts} of references {pool} are {r['subgroup']} ({c.pool_source})"
+        elif key in unused:
+            follows = f"not used: {unused[key]}"
+        elif r["subgroup_by"] == "regimen":
+            follows = "regimen subgroup: a check on the paper's own study counts, not used here"
+        else:
+            follows = ""
+        single = len(ks) == 1
+        rows.append(
+            {
+                "Outcome": outcome_words(r["outcome"], data_dir=data_dir),
+                "Subgroup": r["subgroup"],
+                "I² printed (%)": f"{r['i2_pct']:.1f}",
+                "p printed": r["het_pvalue"],
+                "Number of studies that fits both": _ks(ks),
+                "p with that number": _p(r["p_at_k"]) if single else "",
+                "p with one study fewer": _p(r["p_at_k_minus_1"]) if single else "",
+                "p with one study more": _p(r["p_at_k_plus_1"]) if single else "",
+                "What follows": follows,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+VERDICT_WORDS = {
+    "fits": "fits",
+    "contradicted": "contradicted",
+    "not decided by the statistics": "neither confirmed nor contradicted",
+    "report not identified": "no report identified",
+}
+ROLE_WORDS = {"best": "best candidate", "runner_up": "runner-up"}
+
+
+def _deciding_words(text: str, *, data_dir=None) -> str:
+    parts = []
+    for item in filter(None, text.split("; ")):
+        code, _, subgroup = item.partition(", ")
+        parts.append(f"{outcome_words(code, data_dir=data_dir)}, {subgroup}")
+    return "; ".join(parts)
+
+
+def _short(text: str, width: int = 90) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[:width].rsplit(" ", 1)[0] + " …"
+
+
+def reference_table(inference: Inference, studies: pd.DataFrame, *, data_dir=None) -> pd.DataFrame:
+    """One row per candidate report of each reference: its status, the status the
+    statistics require, the subgroups that decide it, the verdict and any decision taken
+    on it (reader table)."""
+    status = inference.status.set_index("paper_ref")
+    s_idx = studies.set_index("study_id")
+    joint = {r: j for j in inference.joint for r in j["refs"]}
+    rows = []
+    for _, c in inference.candidates.sort_values(["paper_ref", "id_role"]).iterrows():
+        s = status.loc[c["paper_ref"]]
+        need = STATUS_WORDS.get(s["status"], "")
+        j = joint.get(c["paper_ref"])
+        if not need and j and len(j["nd_counts"]) == 1:
+            n = {1: "exactly one"}.get(j["nd_counts"][0], str(j["nd_counts"][0]))
+            refs = ", ".join(map(str, j["refs"]))
+            need = f"{n} of references {refs} newly diagnosed (which is open)"
+        reasoning = (
+            str(s_idx["id_reasoning"].get(c["study_id"], "")) if "id_reasoning" in s_idx else ""
+        )
+        decision = reasoning.partition("Decision: ")[2] if "Decision: " in reasoning else ""
+        rows.append(
+            {
+                "Reference": int(c["paper_ref"]),
+                "Candidate report": _short(s_idx["citation"].get(c["study_id"], c["study_id"])),
+                "Role": ROLE_WORDS.get(c["id_role"], c["id_role"]),
+                "Its patients": STATUS_WORDS.get(c["disease_status"], "not identified"),
+                "The paper's statistics require": need or "not decided by them alone",
+                "Decided by": _deciding_words(s["deciding"], data_dir=data_dir)
+                if s["status"]
+                else "",
+                "Verdict": VERDICT_WORDS[c["verdict"]],
+                "Decision taken": decision,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def input_table(inference: Inference, *, data_dir=None) -> pd.DataFrame:
+    """Our inputs for pools the paper prints with I² = 0 against the range they allow."""
+    rows = []
+    for _, t in inference.inputs.iterrows():
+        lo = min(t["raw_range"][0], t["ft_range"][0])
+        hi = max(t["raw_range"][1], t["ft_range"][1])
+        rows.append(
+            {
+                "Outcome": outcome_words(t["outcome"], data_dir=data_dir),
+                "Reference": int(t["paper_ref"]),
+                "Our input (%)": f"{t['input_pct']:g}",
+                "Patients": int(t["n"]),
+                "Largest Q the paper allows": f"{t['q_max']:.2f}",
+                "Inputs that fit (%)": "none" if math.isnan(lo) else f"{lo:.0f} to {hi:.0f}",
+                "Verdict": "fits" if t["inside"] else "cannot have been pooled",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summary_values(inference: Inference) -> dict[str, str]:
+    """Sentences for the chapter prose: the ND/RR split, refs forced each way, the open
+    set and the contradicted candidates."""
+    vod = inference.k[
+        (inference.k["outcome"] == "VOD") & (inference.k["subgroup"] == "newly diagnosed")
+    ]
+    st = inference.status
+    nd = st.loc[st["status"] == ND, "paper_ref"].tolist()
+    rr = st.loc[st["status"] == RR, "paper_ref"].tolist()
+    contra = inference.candidates[inference.candidates["verdict"] == "contradicted"]
+    bad_inputs = (
+        inference.inputs[~inference.inputs["inside"].astype(bool)] if len(inference.inputs) else []
+    )
+    words = lambda refs: ", ".join(map(str, refs)) if refs else "none"  # noqa: E731
+    joint = "; ".join(
+        f"{'exactly one' if j['nd_counts'] == (1,) else j['nd_counts']} of references "
+        f"{', '.join(map(str, j['refs']))} newly diagnosed"
+        for j in inference.joint
+    )
+    return {
+        "nd_total": _ks(vod["implied_k"].iloc[0]) if len(vod) else "unknown",
+        "decided_nd": words(nd),
+        "decided_rr": words(rr),
+        "open": joint or "none",
+        "contradicted": words(sorted(contra["study_id"])),
+        "bad_inputs": words(
+            [
+                f"reference {int(t['paper_ref'])} ({t['outcome']} {t['input_pct']:g}%)"
+                for _, t in bad_inputs.iterrows()
+            ]
+        )
+        if len(bad_inputs)
+        else "none",
+    }
+
+
 if __name__ == "__main__":  # python -m review.identification [data_dir]: refresh id_reasoning
     import sys
     from pathlib import Path
