@@ -322,7 +322,7 @@ def test_verdicts_rank_inconsistent_then_reproduced_then_not_reproducible():
     )  # fmt: skip
     v = pa.verdicts(checks, audit, summary).set_index("outcome")
     assert v.at["A", "verdict"] == "internally inconsistent"
-    assert "below 0% or above 100%" in v.at["A", "why"]
+    assert "bound below 0% or above 100%" in v.at["A", "why"]
     assert v.at["B", "verdict"] == "reproduced"
     assert v.at["C", "verdict"] == "not reproducible with the studies we could identify"
     assert "2 of 5 studies" in v.at["C", "why"]
@@ -336,3 +336,17 @@ def test_findings_html_escapes_text_and_links_the_section():
     out = pa.findings_html(audit)
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert f'<a href="{pa.PAPER_URL}">Section 3.3.1</a>' in out
+
+
+def test_tables_for_readers_use_words():
+    checks = pd.DataFrame(
+        [{"outcome": "A", "subgroup": "all", "check": "ci_in_pi", "status": "inconsistent",
+          "detail": "d"}]
+    )  # fmt: skip
+    t = pa.checks_table(checks, lambda c: {"A": "Outcome A"}[c])
+    assert list(t["Finding"]) == ["CI not inside its prediction interval"]
+    assert list(t["Outcome"]) == ["Outcome A"]
+    audit = pd.DataFrame([pa._finding(1, "X", "c", "p", "r", pa.INCONSISTENT, "s")])
+    audit.insert(1, "class_name", audit["class"].map(pa.CLASSES))
+    counts = pa.count_table(audit)
+    assert counts.loc[0, "inconsistent"] == 1 and counts.loc[0, "consistent"] == 0

@@ -785,7 +785,7 @@ def reference_table(inference: Inference, studies: pd.DataFrame, *, data_dir=Non
         rows.append(
             {
                 "Reference": int(c["paper_ref"]),
-                "Candidate report": _short(s_idx["citation"].get(c["study_id"], c["study_id"])),
+                "Candidate report": _short(s_idx["citation"].get(c["study_id"], c["study_id"]), 60),
                 "Role": ROLE_WORDS.get(c["id_role"], c["id_role"]),
                 "Its patients": STATUS_WORDS.get(c["disease_status"], "not identified"),
                 "The paper's statistics require": need or "not decided by them alone",
@@ -846,7 +846,8 @@ def summary_values(inference: Inference) -> dict[str, str]:
         "contradicted": words(sorted(contra["study_id"])),
         "bad_inputs": words(
             [
-                f"reference {int(t['paper_ref'])} ({t['outcome']} {t['input_pct']:g}%)"
+                f"reference {int(t['paper_ref'])} "
+                f"({outcome_words(t['outcome']).lower()}: {t['input_pct']:g}%)"
                 for _, t in bad_inputs.iterrows()
             ]
         )

@@ -66,6 +66,7 @@ __all__ = [
     "check_quality_items_sum",
     "check_quality_text",
     "check_subgroup_citations",
+    "checks_table",
     "count_table",
     "check_text_counts",
     "fits_scale",
@@ -861,7 +862,7 @@ def verdicts(checks: pd.DataFrame, audit: pd.DataFrame, summary: pd.DataFrame) -
         for _, r in bad.iterrows():
             reasons.setdefault(CHECK_WORDS.get(r["check"], r["check"]), []).append(r["subgroup"])
         for _, r in bad_a.iterrows():
-            reasons.setdefault(str(r["check"]).lower(), [])
+            reasons.setdefault(AUDIT_FAIL_WORDS.get(r["check"], str(r["check"])), [])
         s_all = summary[(summary["outcome"] == code) & (summary["subgroup_by"] == "all")]
         s = s_all.iloc[0] if len(s_all) else None
         done = summary[(summary["outcome"] == code) & summary["reproduced"].astype(bool)]
@@ -888,16 +889,21 @@ def verdicts(checks: pd.DataFrame, audit: pd.DataFrame, summary: pd.DataFrame) -
     return pd.DataFrame(out)
 
 
+# Failed audit checks in words, for the verdicts.
+AUDIT_FAIL_WORDS = {
+    "PI width within what k allows": "a prediction interval wider than any model with its k allows",
+    "PI centred on its estimate": "a prediction interval centred on its estimate on no scale",
+    "CI and PI from one model": "CI and prediction interval from different models",
+}
 # The checks of review.paper_checks in words, for the verdicts.
 CHECK_WORDS = {
-    "estimate_in_ci": "an interval that excludes its estimate",
-    "ci_in_pi": "a prediction interval that does not contain its CI",
-    "bounds_possible": "a bound below 0% or above 100%",
-    "interval_shape": "an interval shaped by raw proportions (or by no scale) where "
-    "Freeman-Tukey is stated",
-    "i2_fits_q_and_k": "an I² that does not fit its p and k",
-    "study_count_fits_refs": "a number of studies that does not fit the references cited",
-    "grade3_not_above_any": "a grade 3 or higher rate above the any-grade rate",
+    "estimate_in_ci": "estimate outside its CI",
+    "ci_in_pi": "CI not inside its prediction interval",
+    "bounds_possible": "bound below 0% or above 100%",
+    "interval_shape": "interval shape contradicts the stated method",
+    "i2_fits_q_and_k": "I² does not fit its p and k",
+    "study_count_fits_refs": "number of studies does not fit the references",
+    "grade3_not_above_any": "grade 3 or higher rate above the any-grade rate",
 }
 
 
@@ -913,10 +919,24 @@ def verdict_table(verdicts_df: pd.DataFrame, outcome_words=None) -> pd.DataFrame
     )
 
 
+def checks_table(checks: pd.DataFrame, outcome_words=None) -> pd.DataFrame:
+    """Findings of :func:`review.paper_checks.run_checks` as a reader table (words)."""
+    words = outcome_words or (lambda s: s)
+    return pd.DataFrame(
+        {
+            "Outcome": checks["outcome"].map(words),
+            "Subgroup": checks["subgroup"],
+            "Finding": checks["check"].map(lambda c: CHECK_WORDS.get(c, c)),
+            "Detail": checks["detail"],
+        }
+    )
+
+
 def count_table(audit: pd.DataFrame) -> pd.DataFrame:
     """How many checks of each class end in each verdict (reader table)."""
     t = audit.groupby("class_name", sort=False)["verdict"].value_counts().unstack(fill_value=0)
     t = t.reindex(columns=[INCONSISTENT, QUESTIONABLE, CONSISTENT, UNCHECKABLE], fill_value=0)
+    t.columns.name = None
     return t.reset_index().rename(columns={"class_name": "Class of check"})
 
 
