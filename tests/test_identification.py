@@ -237,3 +237,13 @@ def test_reader_tables_speak_words():
     text = " ".join(ref.astype(str).to_numpy().ravel())
     assert "newly_diagnosed" not in text and "relapsed_refractory" not in text
     assert "contradicted" in set(ref["Verdict"])
+
+
+def test_paper_refs_are_the_paper_rows_of_the_study_table():
+    s = pd.DataFrame(
+        {
+            "paper_ref": [17, 17, 18, None],
+            "in_source_paper": [True, False, True, False],
+        }
+    )
+    assert idf.paper_refs(s) == (17, 18)

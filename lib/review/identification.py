@@ -46,20 +46,31 @@ from review import paper_checks
 __all__ = [
     "ND",
     "RR",
+    "Constraint",
     "Inference",
     "admissible_range",
     "anchors",
     "candidate_verdicts",
     "feasible_assignments",
-    "infer",
+    "for_review",
+    "held_inputs",
     "implied_k",
+    "infer",
+    "input_table",
     "input_tests",
     "joint_statements",
     "k_table",
+    "outcome_words",
+    "paper_refs",
     "q_interval_from_i2",
     "q_interval_from_p",
+    "reasoning_column",
     "ref_status",
+    "reference_table",
     "subgroup_constraints",
+    "subgroup_table",
+    "summary_values",
+    "write_reasoning",
 ]
 
 ND, RR = "newly_diagnosed", "relapsed_refractory"
@@ -140,6 +151,19 @@ def _cited(text) -> tuple[int, ...]:
     return tuple(int(r) for r in str(text).split(";") if r.strip())
 
 
+K_COLUMNS = [
+    "outcome",
+    "subgroup_by",
+    "subgroup",
+    "i2_pct",
+    "het_pvalue",
+    "implied_k",
+    "p_at_k",
+    "p_at_k_minus_1",
+    "p_at_k_plus_1",
+]
+
+
 def k_table(reported: pd.DataFrame, *, max_k: int = 40) -> pd.DataFrame:
     """For every subgroup result with I² and p, the numbers of studies they imply.
 
@@ -170,7 +194,7 @@ def k_table(reported: pd.DataFrame, *, max_k: int = 40) -> pd.DataFrame:
                 "p_at_k_plus_1": _p_at(r["i2_pct"], k0 + 1) if ks else math.nan,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=K_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -550,12 +574,18 @@ class Inference:
         return out
 
 
+def paper_refs(studies: pd.DataFrame) -> tuple[int, ...]:
+    """Reference numbers of the paper's included studies, as the study table holds them."""
+    mine = studies[studies["in_source_paper"].fillna(False).astype(bool)]
+    return tuple(sorted(int(r) for r in mine["paper_ref"].dropna().unique()))
+
+
 def infer(
     reported: pd.DataFrame,
     studies: pd.DataFrame,
     held: pd.DataFrame | None = None,
     *,
-    included: Iterable[int] = range(17, 33),
+    included: Iterable[int] | None = None,
     min_confidence: str = "moderate",
 ) -> Inference:
     """Run the whole inference.
@@ -568,11 +598,14 @@ def infer(
         ``data/studies.csv`` (``review.data.load().studies``).
     held : DataFrame, optional
         Our inputs ``outcome, paper_ref, estimate_pct, n`` for :func:`input_tests`.
-    included : iterable of int
-        The paper's reference numbers of its included studies.
+    included : iterable of int, optional
+        The paper's reference numbers of its included studies; by default those of the
+        study table's rows taken as the paper's studies (``in_source_paper``).
     min_confidence : str
         Identification confidence from which a reference's status is an anchor.
     """
+    if included is None:
+        included = paper_refs(studies)
     included = tuple(sorted(included))
     constraints, unused = subgroup_constraints(reported, included)
     known = anchors(studies, min_confidence=min_confidence)

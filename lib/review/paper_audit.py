@@ -807,11 +807,15 @@ def run_audit(
     studies: pd.DataFrame,
     inference: identification.Inference,
     *,
-    included: Iterable[int] = range(17, 33),
+    included: Iterable[int] | None = None,
 ) -> pd.DataFrame:
-    """Every check of the six classes; one row per finding."""
+    """Every check of the six classes; one row per finding.
+
+    ``included``: the paper's reference numbers of its included studies (by default those
+    of the study table's paper rows).
+    """
     reported = paper_checks.normalise(reported)
-    included = list(included)
+    included = list(identification.paper_refs(studies) if included is None else included)
     rows: list[dict] = []
     for _, r in reported.iterrows():
         for fn in (check_pi_width, check_pi_centre, check_ci_pi_models):
