@@ -247,3 +247,14 @@ def test_paper_refs_are_the_paper_rows_of_the_study_table():
         }
     )
     assert idf.paper_refs(s) == (17, 18)
+
+
+def test_summary_values_are_words_not_bare_lists():
+    """myst-nb reads a glued "17, 18" as a tuple and prints "(17, 18)"; words avoid it."""
+    inf = idf.infer(TOY, TOY_STUDIES, included=range(1, 5))
+    v = idf.summary_values(inf)
+    # Ref 1 left free: A needs 1 and 3 ND (2 is RR); ref 2 left free: one of 2, 3 is ND,
+    # so 2 stays open; 3 ND and 4 RR as in test_ref_status_hand_worked.
+    assert v["decided_nd"] == "references 1 and 3"
+    assert v["decided_rr"] == "reference 4"
+    assert "s3" in v["contradicted"]

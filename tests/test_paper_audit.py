@@ -336,6 +336,11 @@ def test_findings_html_escapes_text_and_links_the_section():
     out = pa.findings_html(audit)
     assert "<script>" not in out and "&lt;script&gt;" in out
     assert f'<a href="{pa.PAPER_URL}">Section 3.3.1</a>' in out
+    assert pa.findings_html(audit, only=["consistent"]) == "<p>No finding.</p>"
+    v = pd.DataFrame([{"outcome": "<b>", "verdict": "reproduced", "why": "because"}])
+    assert pa.verdicts_html(v) == (
+        '<ul class="audit-verdicts"><li><strong>&lt;b&gt;</strong>: reproduced. Because.</li></ul>'
+    )
 
 
 def test_tables_for_readers_use_words():

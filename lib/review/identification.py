@@ -865,10 +865,19 @@ def summary_values(inference: Inference) -> dict[str, str]:
     bad_inputs = (
         inference.inputs[~inference.inputs["inside"].astype(bool)] if len(inference.inputs) else []
     )
-    words = lambda refs: ", ".join(map(str, refs)) if refs else "none"  # noqa: E731
+
+    def words(refs) -> str:
+        # Words, not a bare list of numbers (myst-nb would read "17, 18" as a tuple).
+        refs = [str(r) for r in refs]
+        if not refs:
+            return "none"
+        if len(refs) == 1:
+            return f"reference {refs[0]}"
+        return f"references {', '.join(refs[:-1])} and {refs[-1]}"
+
     joint = "; ".join(
         f"{'exactly one' if j['nd_counts'] == (1,) else j['nd_counts']} of references "
-        f"{', '.join(map(str, j['refs']))} newly diagnosed"
+        f"{', '.join(map(str, j['refs']))} is newly diagnosed"
         for j in inference.joint
     )
     return {
@@ -876,8 +885,8 @@ def summary_values(inference: Inference) -> dict[str, str]:
         "decided_nd": words(nd),
         "decided_rr": words(rr),
         "open": joint or "none",
-        "contradicted": words(sorted(contra["study_id"])),
-        "bad_inputs": words(
+        "contradicted": ", ".join(sorted(contra["study_id"])) or "none",
+        "bad_inputs": "; ".join(
             [
                 f"reference {int(t['paper_ref'])} "
                 f"({outcome_words(t['outcome']).lower()}: {t['input_pct']:g}%)"

@@ -75,6 +75,7 @@ __all__ = [
     "run_audit",
     "verdict_counts",
     "verdict_table",
+    "verdicts_html",
     "verdicts",
 ]
 
@@ -964,24 +965,37 @@ def findings_html(
     only: Iterable[str] | None = None,
     outcome_words=None,
 ) -> str:
-    """Findings as an escaped HTML table whose section column links to the paper."""
+    """Findings as an escaped HTML list (readable on a phone), each linking to the paper's
+    section."""
     df = audit
     if classes is not None:
         df = df[df["class"].isin(list(classes))]
     if only is not None:
         df = df[df["verdict"].isin(list(only))]
     words = outcome_words or (lambda s: s)
-    head = ["What", "Check", "The paper", "Reasoning", "Verdict", "Where in the paper"]
-    cells = []
+    if df.empty:
+        return "<p>No finding.</p>"
+    esc = html.escape
+    items = []
     for _, r in df.iterrows():
-        where = f'<a href="{PAPER_URL}">{html.escape(str(r["section"]))}</a>'
         code, sep, rest = str(r["subject"]).partition(", ")
         what = words(code) + sep + rest if not code.startswith("ref") else str(r["subject"])
-        row = [what, r["check"], r["paper"], r["reasoning"], r["verdict"]]
-        cells.append("".join(f"<td>{html.escape(str(v))}</td>" for v in row) + f"<td>{where}</td>")
-    body = "".join(f"<tr>{c}</tr>" for c in cells)
-    thead = "".join(f"<th>{h}</th>" for h in head)
-    return (
-        f'<div class="table-wrapper"><table class="table"><thead><tr>{thead}</tr></thead>'
-        f"<tbody>{body}</tbody></table></div>"
+        where = f'<a href="{PAPER_URL}">{esc(str(r["section"]))}</a>'
+        items.append(
+            f"<li><strong>{esc(what)}</strong>: {esc(str(r['check']))} "
+            f"(<em>{esc(str(r['verdict']))}</em>). The paper: {esc(str(r['paper']))}. "
+            f"{esc(str(r['reasoning']))} [{where}]</li>"
+        )
+    return f'<ul class="audit-findings">{"".join(items)}</ul>'
+
+
+def verdicts_html(verdicts_df: pd.DataFrame, outcome_words=None) -> str:
+    """The verdict per outcome as an escaped HTML list."""
+    words = outcome_words or (lambda s: s)
+    esc = html.escape
+    items = "".join(
+        f"<li><strong>{esc(words(r['outcome']))}</strong>: {esc(r['verdict'])}. "
+        f"{esc(r['why'][:1].upper() + r['why'][1:])}.</li>"
+        for _, r in verdicts_df.iterrows()
     )
+    return f'<ul class="audit-verdicts">{items}</ul>'
