@@ -554,7 +554,7 @@ def check_design_classification(quality: pd.DataFrame, studies: pd.DataFrame) ->
                 3,
                 f"ref {ref}",
                 "design classified as reported",
-                f"paper: {theirs}",
+                theirs,
                 f"our identification ({s['id_confidence']}): {ours.replace('_', ' ')}",
                 verdict,
                 "Section 3.1, Table 1",
@@ -984,9 +984,13 @@ def findings_html(
         items.append(
             f"<li><strong>{esc(what)}</strong>: {esc(str(r['check']))} "
             f"(<em>{esc(str(r['verdict']))}</em>). The paper: {esc(str(r['paper']))}. "
-            f"{esc(str(r['reasoning']))} [{where}]</li>"
+            f"{esc(_cap(str(r['reasoning'])))} [{where}]</li>"
         )
     return f'<ul class="audit-findings">{"".join(items)}</ul>'
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def verdicts_html(verdicts_df: pd.DataFrame, outcome_words=None) -> str:
