@@ -129,6 +129,7 @@ STUDIES = Table(
         Col("quote"),
         Col("extraction_lines"),
         Col("note"),
+        Col("id_reasoning"),
     ),
     key=("study_id",),
 )
