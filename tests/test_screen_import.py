@@ -30,8 +30,8 @@ def ddir(tmp_path: Path) -> Path:
         w = csv.writer(fh, lineterminator="\n")
         for rnd, source, kind, iface, strategy in LU2:
             w.writerow(
-                [rnd, source, kind, iface, strategy, "none", "2024-12-01", "2027-06-01",
-                 "2027-06-01", "a reviewer", "", "test", ""]
+                [rnd, source, kind, iface, strategy, "none", "2024-12-01", "2026-12-01",
+                 "2026-12-01", "a reviewer", "", "test", ""]
             )  # fmt: skip
     return d
 
@@ -58,7 +58,7 @@ def test_pubmed_medline_import(ddir):
     new = _new(ddir, before)
     assert new["record_id"].tolist() == ["lu2-001", "lu2-002", "lu2-003", "lu2-004"]
     assert set(new["source"]) == {"MEDLINE via PubMed"}
-    assert set(new["date"]) == {"2027-06-01"}
+    assert set(new["date"]) == {"2026-12-01"}
     # record 1: the EWALL-INO report already included (same PMID and DOI as the study)
     assert new.loc[0, "decision"] == "duplicate"
     assert new.loc[0, "study_id"] == "ref22_Chevallier_EWALL-INO"
