@@ -496,6 +496,7 @@ def table(
     digits: int = 1,
     index=False,
     note: str = "",
+    missing: str = "—",
 ) -> None:
     """Show ``df`` as an escaped HTML table, with its CSV (unformatted numbers) for download.
 
@@ -511,12 +512,15 @@ def table(
         Decimals of the percentages and of other floating-point columns.
     note : str
         A line of text under the table (what a mark in it means), or nothing.
+    missing : str
+        What an empty cell reads ("—", or e.g. "not reported" or "unknown" where the
+        context needs it).
     """
     from IPython.display import HTML, Markdown, display
 
     stem = _slug(name)
     df.to_csv(Path(f"{stem}.csv"), index=index)
-    display(HTML(table_html(df, percent, digits, index, note=note)))
+    display(HTML(table_html(df, percent, digits, index, note=note, missing=missing)))
     display(Markdown(_links(stem, ("csv",))))
 
 

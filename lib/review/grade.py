@@ -265,7 +265,8 @@ def rate_imprecision(profile: EvidenceProfile, plan: Plan) -> DomainRating:
     small = profile.n_patients < min_n
     parts = []
     if crossed:
-        parts.append(f"the confidence interval spans {crossed} threshold(s) ({_cuts_text(cuts)})")
+        noun = "threshold" if crossed == 1 else "thresholds"
+        parts.append(f"the confidence interval spans {crossed} {noun} ({_cuts_text(cuts)})")
     if small:
         parts.append(f"only {profile.n_patients} patients (fewer than {min_n})")
     if not parts:

@@ -199,13 +199,38 @@ def _dictionary_codes(data_dir: str | None) -> dict[str, dict[str, str]]:
     return out
 
 
+@cache
+def _plan_codes() -> dict[str, str]:
+    """Identifiers the analysis plan names (models, data choices) -> their labels."""
+    from review.plan import load_plan
+
+    plan = load_plan()
+    out = {str(c["id"]): str(c["label"]) for c in plan["multiverse"]["data_choices"]}
+    # the models' own labels (longer) over the multiverse's short ones
+    for spec in [*plan.multiverse_models, plan.primary, plan.fallback, *plan.sensitivity]:
+        out[spec.id] = spec.label
+    return out
+
+
 def codes(name: str) -> dict[str, str]:
-    """Code -> words for the values of column ``name`` (data dictionary, then VALUES)."""
+    """Code -> words for the values of column ``name``: the plan's models and data choices,
+    :data:`VALUES`, then the data dictionary's codes of that column."""
     try:
         known = _dictionary_codes(None).get(str(name), {})
     except Exception:  # no data folder (a table built outside the book): VALUES only
         known = {}
-    return {**VALUES, **known}
+    try:
+        planned = _plan_codes()
+    except Exception:  # no plan at hand
+        planned = {}
+    return {**planned, **VALUES, **known}
+
+
+def words(text: str) -> str:
+    """A code with no entry anywhere, written out: ``eot_all_treated`` -> "eot all treated".
+
+    Only a whole value that is one snake_case word is changed; other text is kept."""
+    return text.replace("_", " ") if _SNAKE.match(text) else text
 
 
 def is_missing(value) -> bool:
@@ -247,9 +272,29 @@ def fmt_value(value, name: str = "", missing: str = MISSING, digits: int = 1) ->
         return "yes" if text == "True" else "no"
     if name == "outcome":
         return outcome_name(text)
-    return codes(name).get(text, text)
+    if name.startswith("certainty"):
+        return text  # GRADE's words already
+    if name == "subgroup_by":
+        return "—" if text == "all" else column(text)
+    known = codes(name)
+    if text in known:
+        return known[text]
+    return words(_any_code(text))
 
 
+def _any_code(text: str) -> str:
+    """``text`` in words if it is a code of any column of the data dictionary (a subgroup
+    column holds the codes of the column it splits by)."""
+    try:
+        for names in _dictionary_codes(None).values():
+            if text in names:
+                return names[text]
+    except Exception:  # no data folder
+        pass
+    return text
+
+
+@cache
 def outcome_name(code: str) -> str:
     """An outcome code in words (the analysis plan's name), the code itself if unknown."""
     try:

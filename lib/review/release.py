@@ -383,6 +383,31 @@ class Diff:
             drop=True
         )
 
+    def readable(self, changes: pd.DataFrame) -> pd.DataFrame:
+        """Rows of :attr:`tables` as a reader reads them: the study's label for its
+        identifier, the field's name and its values in words (``review.labels``)."""
+        from review import labels
+
+        def key(text: str) -> str:
+            first, *rest = str(text).split(" / ")
+            return " / ".join(
+                [
+                    self.study_labels.get(first, first),
+                    *map(labels.outcome_name, rest[:1]),
+                    *rest[1:],
+                ]
+            )
+
+        out = changes.copy()
+        out["key"] = out["key"].map(key)
+        for side in ("old", "new"):
+            out[side] = [
+                labels.fmt_value(v, f, "") if f else v
+                for v, f in zip(out[side], out["field"], strict=True)
+            ]
+        out["field"] = [labels.column(f) if f else "" for f in out["field"]]
+        return out.rename(columns={"key": "row"})
+
     def moved(self) -> pd.DataFrame:
         """Pooled results whose estimate or confidence interval moved (as the book shows it)."""
         cols = [c for c in self.pooled.columns if c not in ("moved", "certainty_changed")]
@@ -591,6 +616,17 @@ def plot_history(history: pd.DataFrame, axes=None):
         ax.set_title(population, loc="left", fontsize=11)
         ax.set_ylim(0, 100)
         ax.set_ylabel("%")
-    axes[-1].set_xticks(range(len(outcomes)), outcomes, rotation=45, ha="right")
-    axes[0].legend(title="Version", frameon=False, loc="upper right", fontsize=9)
+    from review import labels
+
+    names = [labels.outcome_name(str(o)) for o in outcomes]
+    axes[-1].set_xticks(range(len(outcomes)), names, rotation=45, ha="right")
+    # the legend sits above the first panel, outside every panel: it never covers a point
+    axes[0].legend(
+        title="Version",
+        frameon=False,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.15),
+        ncol=max(1, len(versions)),
+        fontsize=9,
+    )
     return axes
