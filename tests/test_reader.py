@@ -206,3 +206,10 @@ def test_forest_has_a_phone_layout_with_legible_labels():
     assert label_px(narrow) >= 9.0
     assert label_px(ax.figure) < label_px(narrow)
     plt.close("all")
+
+
+def test_a_code_of_one_column_is_not_read_as_another_columns_code():
+    # "added" is a study role in the dictionary; in a list of changes it is a plain word
+    assert labels.fmt_value("added", "change") == "added"
+    assert labels.fmt_value("ino_mono", "subgroup") == "InO monotherapy"
+    assert labels.fmt_value("regimen_group", "subgroup_by") == "Regimen"

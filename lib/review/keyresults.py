@@ -156,8 +156,9 @@ def glue_landing(plan: Plan, outcomes: Sequence[str], prefix: str = "key") -> No
 
     Each value reads "Overall response: 72.6% (95% CI ...) from 3 studies with 284
     patients; ⊕⊕◯◯ low certainty", for the disease-status strata only (the all-patients
-    row is not a result to act on).
+    row is not a result to act on); ``<prefix>_notes`` explains each very wide interval.
     """
+    notes = []
     for code in outcomes:
         rows = outcome_rows(code, plan)
         name = plan.wording(code)["name"]
@@ -165,6 +166,12 @@ def glue_landing(plan: Plan, outcomes: Sequence[str], prefix: str = "key") -> No
             key = stratum["key"]
             line = result_line(rows.loc[key], plan) if key in rows.index else "not analysed"
             book.glue_text(f"{prefix}_{code}_{key}", f"{name[:1].upper()}{name[1:]}: {line}")
+            if key in rows.index and rows.loc[key, "certainty"] != "no evidence":
+                row = rows.loc[key]
+                note = wide_note(row["ci_low"], row["ci_high"], int(row["k"]), key)
+                if note:
+                    notes.append(f"{name[:1].upper()}{name[1:]}, {stratum['label']}: {note}")
+    book.glue_text(f"{prefix}_notes", " ".join(notes) if notes else " ")
 
 
 def sof_table(sof: pd.DataFrame, plan: Plan, population: str) -> tuple[pd.DataFrame, str]:

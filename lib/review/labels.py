@@ -279,7 +279,9 @@ def fmt_value(value, name: str = "", missing: str = MISSING, digits: int = 1) ->
     known = codes(name)
     if text in known:
         return known[text]
-    return words(_any_code(text))
+    if name == "subgroup":  # holds the codes of the column it splits by
+        return words(_any_code(text))
+    return words(text)
 
 
 def _any_code(text: str) -> str:

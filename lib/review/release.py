@@ -448,9 +448,10 @@ class Diff:
         def plural(n: int, one: str, many: str) -> str:
             return f"{n:,} {one if n == 1 else many}"
 
-        def names(keys) -> str:
+        def names(keys, most: int = 8) -> str:
             keys = list(keys)
-            return ", ".join(self.study_labels.get(k, k) for k in keys)
+            shown = ", ".join(self.study_labels.get(k, k) for k in keys[:most])
+            return shown + (f" and {len(keys) - most:,} more" if len(keys) > most else "")
 
         studies = self.studies()
         added = studies.loc[studies["change"] == "added", "key"]
