@@ -213,3 +213,22 @@ def test_a_code_of_one_column_is_not_read_as_another_columns_code():
     assert labels.fmt_value("added", "change") == "added"
     assert labels.fmt_value("ino_mono", "subgroup") == "InO monotherapy"
     assert labels.fmt_value("regimen_group", "subgroup_by") == "Regimen"
+
+
+def test_top_events_names_the_most_frequent_with_their_evidence():
+    table = pd.DataFrame(
+        {
+            "event": ["nausea", "anaemia", "fatigue"],
+            "grade": ["grade 3 or worse"] * 3,
+            "k": [1, 3, 0],
+            "patients": [80, 250, 0],
+            "estimate": [0.1, 0.3, math.nan],
+            "ci_low": [0.05, 0.2, math.nan],
+            "ci_high": [0.19, 0.4, math.nan],
+        }
+    )
+    text = keyresults.top_events(table, "grade 3 or worse", n=2)
+    assert text.startswith("anaemia 30.0% (CI 20.0% to 40.0%; 3 studies, 250 patients)")
+    assert "nausea 10.0%" in text and "one study, 80 patients" in text
+    assert "fatigue" not in text
+    assert keyresults.top_events(table.iloc[2:], "grade 3 or worse") == "no event has data"

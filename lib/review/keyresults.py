@@ -200,3 +200,42 @@ def sof_table(sof: pd.DataFrame, plan: Plan, population: str) -> tuple[pd.DataFr
     if population == "all":
         note += ", and these rows pool newly diagnosed with relapsed or refractory disease"
     return table, note + ". Read it as 'not known'."
+
+
+def top_events(table: pd.DataFrame, grade: str, n: int = 3) -> str:
+    """The ``n`` most frequent adverse events of one grade, in one line of plain text.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`review.safety.ae_table` (event, grade, k, patients, estimate, ci_low,
+        ci_high).
+    grade : str
+        A value of its ``grade`` column, e.g. "grade 3 or worse".
+    n : int
+        How many events to name.
+
+    Returns
+    -------
+    str
+        "thrombocytopenia 77.5% (95% CI 66.8% to 86.1%; one study, 80 patients); ..."
+        with a mark and its explanation after a very wide interval; "no event has data"
+        when none does.
+    """
+    rows = table[(table["grade"] == grade) & table["estimate"].notna()]
+    rows = rows.sort_values("estimate", ascending=False).head(n)
+    if rows.empty:
+        return "no event has data"
+    items, notes = [], []
+    for _, r in rows.iterrows():
+        k = int(r["k"])
+        source = "one study" if k == 1 else plural(k, "study", "studies")
+        wide = is_wide(r["ci_low"], r["ci_high"])
+        items.append(
+            f"{r['event']} {book.fmt_pct(r['estimate'])} (CI "
+            f"{book.fmt_interval((r['ci_low'], r['ci_high']))}{WIDE_MARK if wide else ''}; "
+            f"{source}, {plural(int(r['patients']), 'patient')})"
+        )
+        if wide and not notes:
+            notes.append(wide_note(r["ci_low"], r["ci_high"], k))
+    return "; ".join(items) + (". " + notes[0] if notes else "")
