@@ -30,6 +30,7 @@ import numbers
 import re
 from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
 
 import pandas as pd
 
@@ -187,11 +188,25 @@ def column(name) -> str:
     return text[:1].upper() + text[1:]
 
 
-@cache
+def _stamp(path: Path) -> tuple:
+    """A file's path, modification time and size: what a cached reading of it is keyed on."""
+    st = path.stat() if path.is_file() else None
+    return (str(path.resolve()), st.st_mtime_ns if st else None, st.st_size if st else None)
+
+
 def _dictionary_codes(data_dir: str | None) -> dict[str, dict[str, str]]:
+    """Column -> {code: words} of the data dictionary of the data folder in use."""
+    from review import validate
+
+    root = Path(data_dir) if data_dir else validate.default_data_dir()
+    return _dictionary_codes_of(_stamp(root / "dictionary.csv"))
+
+
+@cache
+def _dictionary_codes_of(stamp: tuple) -> dict[str, dict[str, str]]:
     from review import data
 
-    d = data.load(data_dir).dictionary if data_dir else data.load().dictionary
+    d = data.load(Path(stamp[0]).parent).dictionary
     rows = d[d["code"].fillna("") != ""]
     out: dict[str, dict[str, str]] = {}
     for col, code, desc in zip(rows["column"], rows["code"], rows["description"], strict=True):
@@ -199,12 +214,23 @@ def _dictionary_codes(data_dir: str | None) -> dict[str, dict[str, str]]:
     return out
 
 
+def _plan():
+    """The analysis plan, read again only when its file changed."""
+    from review.plan import default_plan_path
+
+    return _plan_of(_stamp(Path(default_plan_path())))
+
+
 @cache
-def _plan_codes() -> dict[str, str]:
-    """Identifiers the analysis plan names (models, data choices) -> their labels."""
+def _plan_of(stamp: tuple):
     from review.plan import load_plan
 
-    plan = load_plan()
+    return load_plan(stamp[0])
+
+
+def _plan_codes() -> dict[str, str]:
+    """Identifiers the analysis plan names (models, data choices) -> their labels."""
+    plan = _plan()
     out = {str(c["id"]): str(c["label"]) for c in plan["multiverse"]["data_choices"]}
     # the models' own labels (longer) over the multiverse's short ones
     for spec in [*plan.multiverse_models, plan.primary, plan.fallback, *plan.sensitivity]:
@@ -296,13 +322,10 @@ def _any_code(text: str) -> str:
     return text
 
 
-@cache
 def outcome_name(code: str) -> str:
     """An outcome code in words (the analysis plan's name), the code itself if unknown."""
     try:
-        from review.plan import load_plan
-
-        return load_plan().wording(code)["name"]
+        return _plan().wording(code)["name"]
     except Exception:  # no plan at hand: keep the code
         return code
 
