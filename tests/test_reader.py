@@ -232,3 +232,24 @@ def test_top_events_names_the_most_frequent_with_their_evidence():
     assert "nausea 10.0%" in text and "one study, 80 patients" in text
     assert "fatigue" not in text
     assert keyresults.top_events(table.iloc[2:], "grade 3 or worse") == "no event has data"
+
+
+def test_spread_line_gives_range_count_and_primary():
+    from review.plan import load_plan
+
+    plan = load_plan()
+    frame = pd.DataFrame(
+        {
+            "population": ["newly_diagnosed"] * 3 + ["relapsed_refractory"],
+            "data_choice": ["primary", "primary", "no_abstracts", "primary"],
+            "model": ["glmm", "pft_dl", "glmm", "glmm"],
+            "estimate": [0.7, 0.65, 0.8, math.nan],
+        }
+    )
+    line = keyresults.spread_line(frame, plan, "newly_diagnosed", "glmm")
+    assert line == "from 65.0% to 80.0% across 3 pooled specifications (primary analysis 70.0%)"
+    assert keyresults.spread_line(frame, plan, "relapsed_refractory", "glmm") == (
+        "no specification pools two studies or more"
+    )
+    one = keyresults.spread_line(frame.iloc[2:3], plan, "newly_diagnosed", "glmm")
+    assert one == "80.0% in the only pooled specification (the primary analysis pools nothing)"

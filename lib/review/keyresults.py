@@ -239,3 +239,45 @@ def top_events(table: pd.DataFrame, grade: str, n: int = 3) -> str:
         if wide and not notes:
             notes.append(wide_note(r["ci_low"], r["ci_high"], k))
     return "; ".join(items) + (". " + notes[0] if notes else "")
+
+
+def spread_line(frame: pd.DataFrame, plan: Plan, population: str, primary_model: str) -> str:
+    """How far one population's pooled rate moves across every choice, in one line.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        :func:`review.multiverse.run` (population, data_choice, model, estimate).
+    plan : Plan
+    population : str
+        Population key.
+    primary_model : str
+        Model id of the primary analysis (:func:`review.multiverse.primary_model_id`).
+
+    Returns
+    -------
+    str
+        "from 61.0% to 78.2% across 30 pooled specifications (primary analysis 72.6%)", or
+        why there is no spread (nothing pooled).
+    """
+    rows = frame[(frame["population"] == population) & frame["estimate"].notna()]
+    if rows.empty:
+        return "no specification pools two studies or more"
+    primary = rows[(rows["data_choice"] == "primary") & (rows["model"] == primary_model)]
+    main = (
+        f" (primary analysis {book.fmt_pct(primary['estimate'].iloc[0])})"
+        if len(primary)
+        else " (the primary analysis pools nothing)"
+    )
+    n = plural(len(rows), "pooled specification", "pooled specifications")
+    if len(rows) == 1:
+        return f"{book.fmt_pct(rows['estimate'].iloc[0])} in the only {n[2:]}{main}"
+    low, high = rows["estimate"].min(), rows["estimate"].max()
+    return f"from {book.fmt_pct(low)} to {book.fmt_pct(high)} across {n}{main}"
+
+
+def glue_spread(frame: pd.DataFrame, plan: Plan, primary_model: str, prefix="key") -> None:
+    """Glue :func:`spread_line` of each disease-status stratum as ``<prefix>_<key>``."""
+    for stratum in plan.strata:
+        line = spread_line(frame, plan, stratum["key"], primary_model)
+        book.glue_text(f"{prefix}_{stratum['key']}", line)
