@@ -60,6 +60,13 @@ def test_table_html_labels_each_cell_and_escapes():
     assert '<p class="review-table-note">† a &amp; b</p>' in html
 
 
+def test_reader_headers_are_kept_as_written():
+    assert labels.column("τ²") == "τ²"
+    assert labels.column("Studies (patients)") == "Studies (patients)"
+    assert labels.column("some_new_column") == "Some new column"
+    assert labels.column("change") == "Change"
+
+
 def test_plurals():
     assert keyresults.plural(1, "study", "studies") == "1 study"
     assert keyresults.plural(0, "row") == "0 rows"

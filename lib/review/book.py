@@ -524,10 +524,12 @@ def table(
     display(Markdown(_links(stem, ("csv",))))
 
 
-def interval_column(df: pd.DataFrame, low: str, high: str, scale: float = 1.0) -> list[str]:
+def interval_column(
+    df: pd.DataFrame, low: str, high: str, scale: float = 1.0, digits: int = 1
+) -> list[str]:
     """``df[low]`` to ``df[high]`` (divided by ``scale``) as percentages; "" where missing."""
     return [
-        "" if pd.isna(lo) or pd.isna(hi) else fmt_interval((lo / scale, hi / scale))
+        "" if pd.isna(lo) or pd.isna(hi) else fmt_interval((lo / scale, hi / scale), digits)
         for lo, hi in zip(df[low], df[high], strict=True)
     ]
 
@@ -536,7 +538,7 @@ def rate_column(
     df: pd.DataFrame, estimate: str, low: str, high: str, scale: float = 1.0, digits: int = 1
 ) -> list[str]:
     """A rate with its interval in one cell, ``72.6% (65.1% to 79.0%)``; "" where missing."""
-    bounds = interval_column(df, low, high, scale)
+    bounds = interval_column(df, low, high, scale, digits)
     return [
         "" if pd.isna(est) else f"{fmt_pct(est / scale, digits)} ({ci})"
         for est, ci in zip(df[estimate], bounds, strict=True)

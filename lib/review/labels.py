@@ -162,8 +162,8 @@ def column(name) -> str:
     name = str(name)
     if name in COLUMNS:
         return COLUMNS[name]
-    if not _SNAKE.match(name) and not name.islower():
-        return name  # already a reader's header ("Studies (patients)")
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        return name  # already a reader's header ("Studies (patients)", "τ²")
     words = []
     for part in name.split("_"):
         words.append(
