@@ -80,3 +80,34 @@ def run_r(script, *args, timeout: float = 300) -> None:
         if "there is no package called" in run.stderr:
             tool_missing(f"R lacks a package the cross-check needs: {run.stderr.strip()}")
         pytest.fail(f"Rscript failed ({run.returncode}):\n{run.stderr}")
+
+
+def missing_plot_fonts() -> list[str]:
+    """Font families of the plot style (``review.book.FONTS``) whose Debian files are absent.
+
+    Without them matplotlib draws non-Latin study labels as boxes and warns ("Glyph ...
+    missing from font(s) DejaVu Sans"); `make system-deps` installs them.
+    """
+    from review.book import FONTS
+
+    return [
+        name
+        for name, files in FONTS.items()
+        if files and not any(os.path.isfile(path) for path in files)
+    ]
+
+
+def glyph_warnings(lines: list[str]) -> list[str]:
+    """The lines of ``lines`` that are matplotlib's missing-glyph warnings."""
+    return [line for line in lines if "Glyph" in line and "missing from" in line]
+
+
+def skip_for_missing_fonts(lines: list[str]) -> None:
+    """Skip (locally) / fail (CI) when ``lines`` hold missing-glyph warnings and the plot
+    fonts are not installed: the page is then right, the machine lacks the fonts."""
+    missing = missing_plot_fonts()
+    if missing and glyph_warnings(lines):
+        tool_missing(
+            f"plot fonts {missing} not installed, so plots warn of missing glyphs; "
+            "`make system-deps` installs them (fonts-noto-cjk, fonts-unifont)"
+        )

@@ -148,7 +148,7 @@ def test_table_cells_join_a_rate_and_its_interval():
                        "lo": [60.0, None], "hi": [95.0, None]})  # fmt: skip
     assert book.studies_column(df) == ["3 (1,234)", "0 (0)"]
     assert book.rate_column(df, "i2", "lo", "hi", scale=100, digits=0) == [
-        "85% (60.0% to 95.0%)",
+        "85% (60% to 95%)",  # the interval with the digits of the rate
         "",
     ]
     assert book.interval_column(df, "lo", "hi", scale=100) == ["60.0% to 95.0%", ""]

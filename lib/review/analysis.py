@@ -833,7 +833,8 @@ def landmark_fit(
         curve = rows[plan.col("curve_read")].fillna(False).astype(bool)
         if curve.any():
             dropped = pd.concat([dropped, rows[curve].assign(reason="read off a curve")])
-            notes.append(f"{int(curve.sum())} curve-read row(s) left out")
+            n = int(curve.sum())
+            notes.append(f"{n} curve-read {'row' if n == 1 else 'rows'} left out")
         rows = rows[~curve]
     if len(rows) < plan["few_studies"]["min_k_pooled"]:
         note = _join(

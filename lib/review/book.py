@@ -152,17 +152,36 @@ class _FigureSaver:
             return
         from IPython.display import Image, Markdown, display
 
-        for number in plt.get_fignums():
-            fig = plt.figure(number)
+        figures = [plt.figure(number) for number in plt.get_fignums()]
+        for fig in figures:
+            if getattr(fig, "review_variant", False):
+                continue  # a narrow variant: saved and shown with the figure it belongs to
             self.count += 1
             stem = f"{self.prefix}-figure-{self.count}"
             # the page shows the saved PNG itself: one rendering fewer than display(fig)
             fig.savefig(f"{stem}.png")
             fig.savefig(f"{stem}.svg")
-            display(Image(filename=f"{stem}.png"))
+            narrow = getattr(fig, "review_narrow", None)
+            if narrow is None:
+                display(Image(filename=f"{stem}.png"))
+            else:
+                narrow.savefig(f"{stem}-narrow.png")
+                display(Markdown(_pair(stem, f"{stem}-narrow")))
+                plt.close(narrow)
             plt.close(fig)
             display(Markdown(_links(stem, ("png", "svg"))))
         self.backend_flush()  # nothing left to show; clears the backend's list of figures
+
+
+def _pair(wide: str, narrow: str) -> str:
+    """MyST images of one figure in two layouts; the style sheet shows one per screen width."""
+    return "\n".join(
+        f"```{{image}} {stem}.png\n:class: {cls}\n:alt: {alt}\n```"
+        for stem, cls, alt in (
+            (wide, "review-wide", "figure"),
+            (narrow, "review-narrow", "figure, narrow layout"),
+        )
+    )
 
 
 def _links(stem: str, formats: Iterable[str]) -> str:
@@ -208,12 +227,21 @@ def fmt_interval(interval: Iterable[float], digits: int = 1, percent: bool = Tru
 
 
 def fmt_num(x: float, sig: int = 3) -> str:
-    """A statistic with ``sig`` significant digits (``0.0412``, ``45.2``)."""
+    """A statistic with ``sig`` significant digits, never in exponent notation.
+
+    ``0.0412``, ``45.2``, ``0.00000717`` (a reader may not read ``7.17e-06``), ``1,234``.
+    """
     if x is None or not math.isfinite(x):
         return "not estimable"
     if x == 0:
         return "0"
-    return f"{x:.{sig}g}" if abs(x) < 10**sig else f"{x:,.0f}"
+    if abs(x) >= 10**sig:
+        return f"{x:,.0f}"
+    import numpy as np
+
+    return np.format_float_positional(
+        float(f"{x:.{sig}g}"), precision=sig, unique=False, fractional=False, trim="-"
+    )
 
 
 def fmt_p(p: float) -> str:
@@ -284,16 +312,45 @@ def forest(fit, plan, **kwargs):
     ``kwargs`` go to :func:`metaprop.forest_plot`. Returns the axes.
     """
     pi = plan["heterogeneity"]["prediction_interval"]
-    ax = fit.result.forest(pi_dist=pi["dist"], show_pi=fit.k >= pi["min_k"], **kwargs)
     title = plan.population(fit.population)["label"]
+    ax = fit.result.forest(pi_dist=pi["dist"], show_pi=fit.k >= pi["min_k"], **kwargs)
     if fit.headline is not None:
         # the pooled row is the GLMM's; the reported rate comes from the plan's interval model
         title += (
             f"\nReported rate {fmt_pct(fit.estimate)} ({fmt_interval(fit.ci)}), Bayesian "
-            "model chosen for its coverage; the pooled row below is the GLMM's"
+            "model chosen for its coverage;\nthe pooled row below is the GLMM's"
         )
     ax.set_title(title, loc="left")
+    narrow = fit.result.forest(
+        pi_dist=pi["dist"], show_pi=fit.k >= pi["min_k"], compact=True, **kwargs
+    )
+    narrow.set_title(title, loc="left")
+    with_narrow(ax, narrow)
     return ax
+
+
+def with_narrow(ax, narrow):
+    """Mark ``narrow`` (axes of the compact layout) as the phone variant of ``ax``'s figure.
+
+    The page then shows ``ax``'s figure on a wide screen and ``narrow``'s on a phone
+    (labels and intervals only, text at least 9 CSS px on a 360 px column); the PNG and SVG
+    downloads are the wide figure. Returns ``ax``.
+    """
+    ax.figure.review_narrow = narrow.figure
+    narrow.figure.review_variant = True
+    return ax
+
+
+def subgroup_forest(sub, title: str):
+    """Forest plot of subgroups (``metaprop.SubgroupResult``), with its phone variant.
+
+    Returns the axes of the wide figure, titled ``title``.
+    """
+    ax = sub.forest()
+    ax.set_title(title, loc="left")
+    narrow = sub.forest(compact=True)
+    narrow.set_title(title, loc="left")
+    return with_narrow(ax, narrow)
 
 
 def for_page(df: pd.DataFrame, plan) -> pd.DataFrame:
@@ -328,11 +385,14 @@ def fit_sentence(fit, plan) -> str:
         if fit.single is None or fit.single.empty:
             return "No study reports this outcome in this population."
         one = fit.single.iloc[0]
+        from review import keyresults
+
+        note = keyresults.wide_note(one["ci_low"], one["ci_high"], 1, fit.population)
         return (
             f"One study ({one['label']}) reports this outcome: "
             f"{fmt_pct(one['proportion'])} ({level} confidence interval "
             f"{fmt_interval((one['ci_low'], one['ci_high']))}); nothing is pooled from a "
-            "single study."
+            "single study." + (f" {note}" if note else "")
         )
     het = analysis.heterogeneity(fit, plan)
     kind = "credible" if fit.headline is not None else "confidence"
@@ -347,7 +407,10 @@ def fit_sentence(fit, plan) -> str:
             f"{fmt_interval((het['pi_low'], het['pi_high'])).replace(' to ', ' and ')} "
             "(prediction interval)."
         )
-    return text
+    from review import keyresults
+
+    note = keyresults.wide_note(fit.ci[0], fit.ci[1], fit.k, fit.population)
+    return f"{text} {note}" if note else text
 
 
 def paper_sentence(reported: pd.DataFrame, outcome: str) -> str:
@@ -372,17 +435,43 @@ def paper_sentence(reported: pd.DataFrame, outcome: str) -> str:
     )
 
 
-def table_html(df: pd.DataFrame, percent: Iterable[str] = (), digits: int = 1, index=False):
-    """The HTML :func:`table` shows: formatted numbers, every text escaped."""
-    shown = df.copy()
-    for col in percent:  # an empty cell where there is no value (e.g. no earlier release)
-        shown[col] = shown[col].map(lambda p: fmt_pct(p, digits) if pd.notna(p) else "")
-    floats = [c for c in shown.columns if pd.api.types.is_float_dtype(shown[c])]
-    for col in floats:
-        shown[col] = shown[col].map(lambda x: fmt_num(x) if pd.notna(x) else "")
-    # escape=True: text from the data is shown as characters, never as markup
-    html = shown.to_html(index=index, escape=True, border=0, classes="review-table", na_rep="")
-    return f'<div class="review-table-wrap">{html}</div>'
+def table_html(
+    df: pd.DataFrame,
+    percent: Iterable[str] = (),
+    digits: int = 1,
+    index=False,
+    note: str = "",
+    missing: str = "—",
+) -> str:
+    """The HTML :func:`table` shows: reader's words and numbers, every text escaped.
+
+    Headers, codes, flags and missing values go through :func:`review.labels.frame`. Each
+    cell carries its column's header (``data-label``), which the style sheet shows beside
+    the value when a narrow screen stacks each row as a card (``_static/review.css``).
+    ``note`` is a line shown under the table (e.g. what a mark in it means).
+    """
+    import html as html_lib
+
+    from review import labels
+
+    source = df.reset_index() if index else df
+    shown = labels.frame(source, percent=percent, digits=digits, missing=missing)
+    esc = html_lib.escape
+    head = "".join(f'<th scope="col">{esc(str(h))}</th>' for h in shown.columns)
+    body = []
+    for row in shown.itertuples(index=False):
+        cells = "".join(
+            f'<td data-label="{esc(str(h), quote=True)}">{esc(str(v))}</td>'
+            for h, v in zip(shown.columns, row, strict=True)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    # every text is escaped: text from the data is shown as characters, never as markup
+    table = (
+        '<table class="review-table">'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+    after = f'<p class="review-table-note">{esc(note)}</p>' if note else ""
+    return f'<div class="review-table-wrap">{table}</div>{after}'
 
 
 def download(df: pd.DataFrame, name: str, index=False) -> None:
@@ -407,7 +496,13 @@ def download_text(text: str, filename: str) -> None:
 
 
 def table(
-    df: pd.DataFrame, name: str, percent: Iterable[str] = (), digits: int = 1, index=False
+    df: pd.DataFrame,
+    name: str,
+    percent: Iterable[str] = (),
+    digits: int = 1,
+    index=False,
+    note: str = "",
+    missing: str = "—",
 ) -> None:
     """Show ``df`` as an escaped HTML table, with its CSV (unformatted numbers) for download.
 
@@ -423,19 +518,26 @@ def table(
         Columns of proportions shown as percentages.
     digits : int
         Decimals of the percentages and of other floating-point columns.
+    note : str
+        A line of text under the table (what a mark in it means), or nothing.
+    missing : str
+        What an empty cell reads ("—", or e.g. "not reported" or "unknown" where the
+        context needs it).
     """
     from IPython.display import HTML, Markdown, display
 
     stem = _slug(name)
     downloads.write_csv(df, f"{stem}.csv", index=index)
-    display(HTML(table_html(df, percent, digits, index)))
+    display(HTML(table_html(df, percent, digits, index, note=note, missing=missing)))
     display(Markdown(_links(stem, ("csv",))))
 
 
-def interval_column(df: pd.DataFrame, low: str, high: str, scale: float = 1.0) -> list[str]:
+def interval_column(
+    df: pd.DataFrame, low: str, high: str, scale: float = 1.0, digits: int = 1
+) -> list[str]:
     """``df[low]`` to ``df[high]`` (divided by ``scale``) as percentages; "" where missing."""
     return [
-        "" if pd.isna(lo) or pd.isna(hi) else fmt_interval((lo / scale, hi / scale))
+        "" if pd.isna(lo) or pd.isna(hi) else fmt_interval((lo / scale, hi / scale), digits)
         for lo, hi in zip(df[low], df[high], strict=True)
     ]
 
@@ -444,7 +546,7 @@ def rate_column(
     df: pd.DataFrame, estimate: str, low: str, high: str, scale: float = 1.0, digits: int = 1
 ) -> list[str]:
     """A rate with its interval in one cell, ``72.6% (65.1% to 79.0%)``; "" where missing."""
-    bounds = interval_column(df, low, high, scale)
+    bounds = interval_column(df, low, high, scale, digits)
     return [
         "" if pd.isna(est) else f"{fmt_pct(est / scale, digits)} ({ci})"
         for est, ci in zip(df[estimate], bounds, strict=True)
@@ -547,7 +649,8 @@ def small_study_sentence(sse: Mapping, plan) -> str:
         parts.append("Trim-and-fill imputes no study.")
     else:
         parts.append(
-            f"Trim-and-fill imputes {filled.k0} study(ies) on the {filled.side} side; the "
+            f"Trim-and-fill imputes {filled.k0} {'study' if filled.k0 == 1 else 'studies'} "
+            f"on the {filled.side} side; the "
             f"adjusted estimate is {fmt_pct(filled.result.estimate)} "
             f"({fmt_interval(filled.result.ci)})."
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,13 +152,25 @@ def outcome_codes(kind: str | None = None, *, data_dir=None) -> list[str]:
     return list(rows["code"])
 
 
+_INITIALS = re.compile(r"\s+(?:[A-Z]\.?){1,3}$")
+
+
 def _labels(studies: pd.DataFrame) -> pd.Series:
-    """'Author year (ref N)', made unique with the study_id where two would coincide."""
+    """'Author year (ref N)', made unique with the study_id where two would coincide.
+
+    One style for every study: the first author's surname (initials, as some sources print
+    them, are dropped: "Wieduwilt M" reads "Wieduwilt") and the year; a study whose authors
+    are unknown is named by its trial registration (NCT number), and only failing that by
+    its identifier.
+    """
 
     def one(r):
-        name = " ".join(str(x) for x in (r["first_author"], r["year"]) if pd.notna(x) and x)
+        author = r["first_author"]
+        author = _INITIALS.sub("", str(author)).strip() if pd.notna(author) else ""
+        name = " ".join(str(x) for x in (author, r["year"]) if pd.notna(x) and x)
         if not name:
-            name = r["study_id"]
+            nct = r.get("nct")
+            name = str(nct) if pd.notna(nct) and nct else r["study_id"]
         if pd.notna(r["paper_ref"]):
             alt = ", runner-up" if r["id_role"] == "runner_up" else ""
             name += f" (ref {r['paper_ref']}{alt})"

@@ -119,12 +119,22 @@ def chapter_notebook(source: Path, converted: Path | None = None) -> nbformat.No
         return nb
 
 
+# Jupyter Book's tags that say how a cell's code is shown; a cell with none of them is
+# collapsed (``hide-input``) by finish_notebook.
+CODE_VISIBILITY_TAGS = frozenset({"hide-input", "remove-input", "remove-cell", "hide-cell"})
+
+
 def finish_notebook(nb: nbformat.NotebookNode, page: Page) -> None:
     """Make the executed notebook a page of its own.
 
     The page title fills the chapter's ``{{ title }}`` substitution; the chapter label gets
     the set id (``(ch-outcome)=`` becomes ``(ch-outcome-cr)=``) so that labels stay unique;
     the chapter's own ``parameters`` cell is hidden, the values papermill injected are shown.
+
+    Readers first: a code cell that a chapter did not tag itself (``hide-input``,
+    ``remove-input``, ``remove-cell``, ``hide-cell``) gets ``hide-input``, so that its code is
+    collapsed behind Jupyter Book's "show code" toggle (still there to read and copy) and
+    the page's results come first.
     """
     if page.title is not None:
         nb.metadata.setdefault("myst", {}).setdefault("substitutions", {})["title"] = page.title
@@ -137,7 +147,9 @@ def finish_notebook(nb: nbformat.NotebookNode, page: Page) -> None:
                 for line in lines
             )
         if cell.cell_type == "code" and "parameters" in tags and page.parameters:
-            cell.metadata["tags"] = [*tags, "remove-cell"]
+            cell.metadata["tags"] = tags = [*tags, "remove-cell"]
+        if cell.cell_type == "code" and not CODE_VISIBILITY_TAGS & set(tags):
+            cell.metadata["tags"] = [*tags, "hide-input"]
 
 
 def execute_page(

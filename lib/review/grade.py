@@ -334,9 +334,8 @@ def rate_imprecision(profile: EvidenceProfile, plan: Plan) -> DomainRating:
     crossed = thresholds_crossed(*profile.ci, cuts)
     change = imprecision_change(crossed, profile.n_patients, min_n)
     if crossed:
-        reason = (
-            f"the confidence interval spans {_count(crossed, 'threshold')} ({_cuts_text(cuts)})"
-        )
+        spans = _count(crossed, "threshold")
+        reason = f"the confidence interval spans {spans} ({_cuts_text(cuts)})"
     elif change:
         reason = (
             f"the confidence interval lies between the thresholds {_cuts_text(cuts)} but "

@@ -18,6 +18,7 @@ doi:10.1016/j.jclinepi.2017.08.010.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -447,11 +448,14 @@ POOLED_KEY = ["outcome", "population", "subgroup_by", "subgroup"]
 
 
 def pooled_changes(old: pd.DataFrame, new: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
-    """Pooled results that moved: every result whose shown value (in percent) changed.
+    """Pooled results that changed: those that moved, and those whose certainty changed.
 
-    A result "moved" when its estimate or a confidence bound, rounded as the book shows it
-    (``digits`` decimals of a percentage), or its certainty rating differs; results that
-    appear or disappear are listed with the missing side empty.
+    A result *moved* (column ``moved``) when its estimate or a confidence bound, rounded as
+    the book shows it (``digits`` decimals of a percentage), differs, or when it has an
+    estimate on one side only (it appeared or disappeared). A result with no estimate on
+    either side (no study before, none now) never moved, whatever its rows. Column
+    ``certainty_changed`` marks a changed GRADE rating; a row is listed when either is
+    true.
     """
     import pandas as pd
 
@@ -465,15 +469,18 @@ def pooled_changes(old: pd.DataFrame, new: pd.DataFrame, digits: int = 1) -> pd.
     old, new = (f if "certainty" in f else f.assign(certainty=pd.NA) for f in (old, new))
     old, new = (f if "reasons" in f else f.assign(reasons=pd.NA) for f in (old, new))
     merged = old.merge(new, on=key, how="outer", suffixes=("_old", "_new"), indicator=True)
-    both = merged["_merge"].eq("both")
-    moved = ~both
+    moved = pd.Series(False, index=merged.index)
     for col in shown:
-        before = (100 * merged[f"{col}_old"]).round(digits)
-        after = (100 * merged[f"{col}_new"]).round(digits)
-        moved |= before.ne(after) & both
-    moved |= _certainty_moved(merged) & both
+        before = (100 * pd.to_numeric(merged[f"{col}_old"])).round(digits)
+        after = (100 * pd.to_numeric(merged[f"{col}_new"])).round(digits)
+        # missing on both sides is no change (NaN != NaN would count it as one)
+        moved |= before.ne(after) & ~(before.isna() & after.isna())
+    certainty = _certainty_moved(merged) & merged["_merge"].eq("both")
     cols = key + [f"{c}_{side}" for side in ("old", "new") for c in ["k", *shown, "certainty"]]
-    return merged.loc[moved, [*cols, "reasons_new"]].reset_index(drop=True)
+    out = merged[[*cols, "reasons_new"]].assign(
+        moved=moved.to_numpy(), certainty_changed=certainty.to_numpy()
+    )
+    return out[moved | certainty].reset_index(drop=True)
 
 
 def _certainty_moved(merged: pd.DataFrame) -> pd.Series:
@@ -495,9 +502,11 @@ class Diff:
     tables : pandas.DataFrame
         :func:`table_changes` from the release's tables to the current ones.
     pooled : pandas.DataFrame
-        :func:`pooled_changes`: every pooled result that moved.
+        :func:`pooled_changes`: every pooled result that moved or changed its certainty.
     history : pandas.DataFrame
         :func:`history`: overall results of every release and of the current data.
+    study_labels : dict
+        Study identifier -> label ("Author year (ref N)") of the studies in either version.
     """
 
     last: dict | None
@@ -505,6 +514,7 @@ class Diff:
     tables: pd.DataFrame
     pooled: pd.DataFrame
     history: pd.DataFrame
+    study_labels: dict = dataclasses.field(default_factory=dict)
 
     def studies(self) -> pd.DataFrame:
         """Changes to the study table only (added, removed, corrected fields)."""
@@ -523,9 +533,39 @@ class Diff:
         """Outcomes whose GRADE certainty rating moved since the last release, with the
         domains and reasons of the new rating (why it moved)."""
         rated = self.pooled[self.pooled["subgroup_by"] == "all"]
-        moved = rated[_certainty_moved(rated)]
+        moved = rated[rated["certainty_changed"].astype(bool)]
         cols = ["outcome", "population", "certainty_old", "certainty_new", "reasons_new"]
         return moved[cols].reset_index(drop=True)
+
+    def readable(self, changes: pd.DataFrame) -> pd.DataFrame:
+        """Rows of :attr:`tables` as a reader reads them: the study's label for its
+        identifier, the field's name and its values in words (``review.labels``)."""
+        from review import labels
+
+        def key(text: str) -> str:
+            first, *rest = str(text).split(" / ")
+            return " / ".join(
+                [
+                    self.study_labels.get(first, first),
+                    *map(labels.outcome_name, rest[:1]),
+                    *rest[1:],
+                ]
+            )
+
+        out = changes.copy()
+        out["key"] = out["key"].map(key)
+        for side in ("old", "new"):
+            out[side] = [
+                labels.fmt_value(v, f, "") if f else v
+                for v, f in zip(out[side], out["field"], strict=True)
+            ]
+        out["field"] = [labels.column(f) if f else "" for f in out["field"]]
+        return out.rename(columns={"key": "row"})
+
+    def moved(self) -> pd.DataFrame:
+        """Pooled results whose estimate or confidence interval moved (as the book shows it)."""
+        cols = [c for c in self.pooled.columns if c not in ("moved", "certainty_changed")]
+        return self.pooled.loc[self.pooled["moved"].astype(bool), cols].reset_index(drop=True)
 
     def corrections(self) -> pd.DataFrame:
         """Every corrected field (old and new value) of every table."""
@@ -545,9 +585,81 @@ class Diff:
             ),
             "fields_corrected": str(len(corrected)),
             "rows_changed": str(len(self.tables)),
-            "pooled_moved": str(len(self.pooled)),
+            "pooled_moved": str(len(self.moved())),
             "certainty_moved": str(len(self.certainty_changes())),
         }
+
+    def narrative(self) -> str:
+        """What changed in this version, in a few sentences of plain text.
+
+        Which studies came in or went out (by their labels), how many rows of data were
+        added, removed or corrected, how many pooled results moved (estimate or confidence
+        interval, as the book shows them; each named when there are few) and which
+        certainty ratings changed.
+        """
+        from review import labels
+
+        def plural(n: int, one: str, many: str) -> str:
+            return f"{n:,} {one if n == 1 else many}"
+
+        def names(keys, most: int = 8) -> str:
+            keys = list(keys)
+            shown = ", ".join(self.study_labels.get(k, k) for k in keys[:most])
+            return shown + (f" and {len(keys) - most:,} more" if len(keys) > most else "")
+
+        studies = self.studies()
+        added = studies.loc[studies["change"] == "added", "key"]
+        removed = studies.loc[studies["change"] == "removed", "key"]
+        corrected = studies.loc[studies["change"] == "corrected", "key"].unique()
+        parts = []
+        if len(added):
+            parts.append(f"Studies added: {names(added)}.")
+        if len(removed):
+            parts.append(f"Studies removed: {names(removed)}.")
+        if len(corrected):
+            parts.append(f"Studies with corrected details: {names(corrected)}.")
+        if not (len(added) or len(removed) or len(corrected)):
+            parts.append("No study came in or went out.")
+        rows = self.tables[self.tables["table"] != "studies.csv"]
+        counts = rows["change"].value_counts()
+        n_fields = int(counts.get("corrected", 0))
+        n_rows = rows.loc[rows["change"] == "corrected", "key"].nunique()
+        parts.append(
+            f"Other tables: {plural(int(counts.get('added', 0)), 'row', 'rows')} added, "
+            f"{plural(int(counts.get('removed', 0)), 'row', 'rows')} removed, "
+            f"{plural(n_fields, 'field', 'fields')} corrected in "
+            f"{plural(n_rows, 'row', 'rows')}."
+        )
+        moved = self.moved()
+        main = moved[moved["subgroup_by"] == "all"]
+        if moved.empty:
+            parts.append("No pooled result moved.")
+        else:
+            text = (
+                f"{plural(len(moved), 'pooled result', 'pooled results')} moved (estimate or "
+                "confidence interval)"
+            )
+            if 0 < len(main) <= 6:
+                items = []
+                for _, r in main.iterrows():
+                    old = labels.fmt_value(r["estimate_old"], "estimate", "none")
+                    new = labels.fmt_value(r["estimate_new"], "estimate", "none")
+                    name = labels.outcome_name(str(r["outcome"]))
+                    items.append(f"{name}, {r['population']}: {old} to {new}")
+                text += ", of which the main results: " + "; ".join(items)
+            parts.append(text + ".")
+        certainty = self.certainty_changes()
+        if certainty.empty:
+            parts.append("No certainty rating changed.")
+        else:
+            items = [
+                f"{labels.outcome_name(str(r['outcome']))}, {r['population']}: "
+                f"{labels.fmt_value(r['certainty_old'], 'certainty', 'none')} to "
+                f"{labels.fmt_value(r['certainty_new'], 'certainty', 'none')}"
+                for _, r in certainty.iterrows()
+            ]
+            parts.append("Certainty changed: " + "; ".join(items) + ".")
+        return " ".join(parts)
 
     def summary(self) -> str:
         """One sentence: what this version is compared with."""
@@ -598,7 +710,24 @@ def diff_from_last(data_dir: Path | None = None, root: Path | None = None) -> Di
         frames.append(current.assign(version=now["version"], date=now["data_date"]))
     hist = pd.concat(frames, ignore_index=True)
     hist = hist[(hist["subgroup_by"] == "all")].reset_index(drop=True)
-    return Diff(last, now, tables, pooled_changes(old, current), hist)
+    names = _study_labels(data_dir / "studies.csv")
+    if last is not None:
+        names = {**_study_labels(Path(last["path"]) / TABLES / "studies.csv"), **names}
+    return Diff(last, now, tables, pooled_changes(old, current), hist, names)
+
+
+def _study_labels(path: Path) -> dict:
+    """Study identifier -> the book's label, from one study table (empty if none)."""
+    from review import data
+
+    if not path.is_file():
+        return {}
+    studies = _read(path)
+    needed = {"study_id", "first_author", "year", "paper_ref", "id_role"}
+    if not needed <= set(studies.columns):
+        return dict(zip(studies["study_id"], studies["study_id"], strict=True))
+    studies = studies.replace({"": None})
+    return dict(zip(studies["study_id"], data._labels(studies), strict=True))
 
 
 def plot_history(history: pd.DataFrame, axes=None):
@@ -642,6 +771,17 @@ def plot_history(history: pd.DataFrame, axes=None):
         ax.set_title(population, loc="left", fontsize=11)
         ax.set_ylim(0, 100)
         ax.set_ylabel("%")
-    axes[-1].set_xticks(range(len(outcomes)), outcomes, rotation=45, ha="right")
-    axes[0].legend(title="Version", frameon=False, loc="upper right", fontsize=9)
+    from review import labels
+
+    names = [labels.outcome_name(str(o)) for o in outcomes]
+    axes[-1].set_xticks(range(len(outcomes)), names, rotation=45, ha="right")
+    # the legend sits above the first panel, outside every panel: it never covers a point
+    axes[0].legend(
+        title="Version",
+        frameon=False,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.15),
+        ncol=max(1, len(versions)),
+        fontsize=9,
+    )
     return axes

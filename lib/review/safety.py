@@ -56,7 +56,8 @@ def _reason(fit: analysis.PooledFit) -> str:
         return "one study: its own proportion with its exact confidence interval, not pooled"
     if len(fit.dropped):
         why = "; ".join(sorted(set(fit.dropped["reason"])))
-        return f"no usable study: {len(fit.dropped)} row(s) left out ({why})"
+        n = len(fit.dropped)
+        return f"no usable study: {n} {'row' if n == 1 else 'rows'} left out ({why})"
     return "no study reports this event"
 
 

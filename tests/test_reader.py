@@ -1,0 +1,262 @@
+"""What a reader sees: words not codes, numbers formatted for reading, code collapsed, honest
+counts of what changed (issue 22). The same rules in real Chromium: tests/browser/test_reader.py.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import nbformat
+import pandas as pd
+import pytest
+from review import book, keyresults, labels, release
+from review.execute import finish_notebook
+from review.params import Page
+
+SNAKE = re.compile(r"\b[a-z0-9]+_[a-z0-9_]+\b")
+
+
+def test_statistics_never_in_exponent_notation():
+    assert book.fmt_num(7.17e-06) == "0.00000717"
+    assert book.fmt_num(0.041234) == "0.0412"
+    assert book.fmt_num(1.973) == "1.97"
+    assert book.fmt_num(12345.6) == "12,346"
+    assert book.fmt_num(0.0) == "0"
+
+
+def test_reader_table_has_words_not_codes():
+    df = pd.DataFrame(
+        {
+            "label": ["Kantarjian 2019 (ref 18)", "Short 2020 (ref 32)"],
+            "ci_low": [0.5, float("nan")],
+            "tau2": [7.17e-6, 0.2],
+            "i2": [45.2, 0.0],
+            "primary": [True, False],
+            "disease_status": ["relapsed_refractory", "newly_diagnosed"],
+            "outcome": ["AE_anemia_g3", "CR"],
+            "delta_estimate_pp": [1.234, pd.NA],
+            "some_new_column": [pd.NA, None],
+        }
+    )
+    shown = labels.frame(df)
+    text = " ".join(map(str, [*shown.columns, *shown.to_numpy().ravel()]))
+    for bad in ("<NA>", "NaN", "nan", "None", "True", "False", "e-06"):
+        assert bad not in text
+    assert not SNAKE.search(text), SNAKE.findall(text)
+    row = shown.iloc[0]
+    assert row["CI lower"] == "50.0%"
+    assert row["τ²"] == "0.00000717"
+    assert row["I²"] == "45.2%"
+    assert row["Primary row"] == "yes"
+    assert row["Disease status"] == "Relapsed or refractory"
+    assert shown.iloc[1]["CI lower"] == labels.MISSING
+
+
+def test_table_html_labels_each_cell_and_escapes():
+    html = book.table_html(pd.DataFrame({"label": ["<b>x</b>"], "k": [3]}), note="† a & b")
+    assert '<td data-label="Study">&lt;b&gt;x&lt;/b&gt;</td>' in html
+    assert '<td data-label="Studies">3</td>' in html
+    assert '<p class="review-table-note">† a &amp; b</p>' in html
+
+
+def test_reader_headers_are_kept_as_written():
+    assert labels.column("τ²") == "τ²"
+    assert labels.column("Studies (patients)") == "Studies (patients)"
+    assert labels.column("some_new_column") == "Some new column"
+    assert labels.column("change") == "Change"
+
+
+def test_plurals():
+    assert keyresults.plural(1, "study", "studies") == "1 study"
+    assert keyresults.plural(0, "row") == "0 rows"
+    assert keyresults.plural(2, "study", "studies") == "2 studies"
+
+
+def test_wide_interval_is_explained_and_narrow_one_is_not():
+    assert keyresults.wide_note(0.6, 0.8, 4) == ""
+    note = keyresults.wide_note(0.0, 0.997, 2, "all")
+    assert note.startswith(keyresults.WIDE_MARK)
+    assert "2 studies" in note and "not an error" in note
+    assert "newly diagnosed and relapsed" in note
+    assert keyresults.wide_note(float("nan"), 0.9, 2) == ""
+
+
+def test_untagged_code_cells_are_collapsed():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("y = 2", metadata={"tags": ["remove-input"]}),
+        nbformat.v4.new_code_cell("z = 3", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_markdown_cell("text"),
+    ]
+    finish_notebook(nb, Page(chapter="p", set_id=None, title=None, part=None))
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    assert tags[0] == ["hide-input"]
+    assert tags[1] == ["remove-input"]
+    assert "hide-input" in tags[2] and "parameters" in tags[2]
+    assert tags[3] == []
+
+
+KEY = {"population": "Newly diagnosed", "subgroup_by": "all", "subgroup": "all"}
+
+
+def _pooled(rows):
+    return pd.DataFrame([{**KEY, **r} for r in rows])
+
+
+def test_results_without_evidence_on_either_side_never_move():
+    nan = math.nan
+    old = _pooled(
+        [
+            {"outcome": "CR", "k": 2, "estimate": 0.7, "ci_low": 0.6, "ci_high": 0.8},
+            {"outcome": "AE_x", "k": 0, "estimate": nan, "ci_low": nan, "ci_high": nan},
+            {"outcome": "VOD", "k": 1, "estimate": 0.05, "ci_low": 0.01, "ci_high": 0.1},
+        ]
+    ).assign(certainty=["low", "no evidence", "low"])
+    new = old.copy()
+    new.loc[0, ["k", "estimate"]] = [3, 0.72]  # one study added: CR moves
+    new.loc[2, "certainty"] = "very low"  # certainty only: listed, not moved
+    out = release.pooled_changes(old, new)
+    assert out.loc[out["moved"], "outcome"].tolist() == ["CR"]
+    assert out.loc[out["certainty_changed"], "outcome"].tolist() == ["VOD"]
+    assert "AE_x" not in set(out["outcome"])
+    # a result that gains its first estimate did move
+    gained = new.copy()
+    gained.loc[1, ["k", "estimate", "ci_low", "ci_high"]] = [1, 0.1, 0.02, 0.3]
+    out = release.pooled_changes(old, gained)
+    assert set(out.loc[out["moved"], "outcome"]) == {"CR", "AE_x"}
+
+
+def test_narrative_names_studies_rows_results_and_certainty():
+    tables = pd.DataFrame(
+        [
+            ["studies.csv", "new1", "added", "", "", ""],
+            ["outcomes.csv", "new1 / CR / itt", "added", "", "", ""],
+            ["outcomes.csv", "old2 / VOD / itt", "corrected", "events", "3", "4"],
+        ],
+        columns=["table", "key", "change", "field", "old", "new"],
+    )
+    pooled = pd.DataFrame(
+        [
+            {
+                "outcome": "CR",
+                **KEY,
+                "k_old": 2,
+                "estimate_old": 0.7,
+                "ci_low_old": 0.6,
+                "ci_high_old": 0.8,
+                "certainty_old": "low",
+                "k_new": 3,
+                "estimate_new": 0.72,
+                "ci_low_new": 0.65,
+                "ci_high_new": 0.8,
+                "certainty_new": "moderate",
+                "moved": True,
+                "certainty_changed": True,
+            }
+        ]
+    )
+    diff = release.Diff(
+        {"version": "1.0", "date": "2026-01-01", "data_hash": "abc"},
+        {"version": "1.0 + unreleased changes"},
+        tables,
+        pooled,
+        pd.DataFrame(),
+        {"new1": "Smith 2026"},
+    )
+    text = diff.narrative()
+    assert "Studies added: Smith 2026." in text
+    assert "1 row added, 0 rows removed, 1 field corrected in 1 row" in text
+    assert "1 pooled result moved" in text
+    assert "70.0% to 72.0%" in text
+    assert "Certainty changed:" in text and "low to moderate" in text
+    assert "(s)" not in text and "_" not in text
+    assert diff.counts()["pooled_moved"] == "1"
+
+
+@pytest.mark.parametrize("value", [None, math.nan, pd.NA, "", "<NA>"])
+def test_missing_values_read_as_a_dash(value):
+    assert labels.fmt_value(value, "events") == labels.MISSING
+    assert labels.fmt_value(value, "events", labels.NOT_REPORTED) == "not reported"
+
+
+def test_forest_has_a_phone_layout_with_legible_labels():
+    """The narrow variant, shown on a 358 px column (a 390 px phone), draws its labels at
+    9 CSS px or more (the wide one would draw them at about 7)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from metaprop.plotting import FONT
+    from PIL import Image
+    from review import analysis
+    from review.plan import load_plan
+    from test_analysis import make_rows
+
+    plan = load_plan()
+    rows = make_rows([{"events": e, "total": n} for e, n in [(12, 20), (30, 41), (8, 19)]])
+    fit = analysis.primary_fit(rows, plan)
+    book.style()
+    ax = book.forest(fit, plan)
+    narrow = ax.figure.review_narrow
+    assert narrow.review_variant
+
+    def label_px(fig, column=358):
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
+        width = Image.open(io.BytesIO(buf.getvalue())).size[0]
+        return FONT * 150 / 72 * min(1.0, column / width)
+
+    assert label_px(narrow) >= 9.0
+    assert label_px(ax.figure) < label_px(narrow)
+    plt.close("all")
+
+
+def test_a_code_of_one_column_is_not_read_as_another_columns_code():
+    # "added" is a study role in the dictionary; in a list of changes it is a plain word
+    assert labels.fmt_value("added", "change") == "added"
+    assert labels.fmt_value("ino_mono", "subgroup") == "InO monotherapy"
+    assert labels.fmt_value("regimen_group", "subgroup_by") == "Regimen"
+
+
+def test_top_events_names_the_most_frequent_with_their_evidence():
+    table = pd.DataFrame(
+        {
+            "event": ["nausea", "anaemia", "fatigue"],
+            "grade": ["grade 3 or worse"] * 3,
+            "k": [1, 3, 0],
+            "patients": [80, 250, 0],
+            "estimate": [0.1, 0.3, math.nan],
+            "ci_low": [0.05, 0.2, math.nan],
+            "ci_high": [0.19, 0.4, math.nan],
+        }
+    )
+    text = keyresults.top_events(table, "grade 3 or worse", n=2)
+    assert text.startswith("anaemia 30.0% (CI 20.0% to 40.0%; 3 studies, 250 patients)")
+    assert "nausea 10.0%" in text and "one study, 80 patients" in text
+    assert "fatigue" not in text
+    assert keyresults.top_events(table.iloc[2:], "grade 3 or worse") == "no event has data"
+
+
+def test_spread_line_gives_range_count_and_primary():
+    from review.plan import load_plan
+
+    plan = load_plan()
+    frame = pd.DataFrame(
+        {
+            "population": ["newly_diagnosed"] * 3 + ["relapsed_refractory"],
+            "data_choice": ["primary", "primary", "no_abstracts", "primary"],
+            "model": ["glmm", "pft_dl", "glmm", "glmm"],
+            "estimate": [0.7, 0.65, 0.8, math.nan],
+        }
+    )
+    line = keyresults.spread_line(frame, plan, "newly_diagnosed", "glmm")
+    assert line == "from 65.0% to 80.0% across 3 pooled specifications (primary analysis 70.0%)"
+    assert keyresults.spread_line(frame, plan, "relapsed_refractory", "glmm") == (
+        "no specification pools two studies or more"
+    )
+    one = keyresults.spread_line(frame.iloc[2:3], plan, "newly_diagnosed", "glmm")
+    assert one == "80.0% in the only pooled specification (the primary analysis pools nothing)"
