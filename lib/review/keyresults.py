@@ -128,7 +128,11 @@ def outcome_rows(code: str, plan: Plan) -> pd.DataFrame:
     """The summary-of-findings rows of one outcome, indexed by population key."""
     from review import analysis
 
-    rows = pd.DataFrame(grade.outcome_summary(code, analysis.rows_for(code, plan), plan))
+    rows = pd.DataFrame(
+        grade.outcome_summary(
+            code, analysis.rows_for(code, plan), grade.study_context(code, plan), plan
+        )
+    )
     keys = {p["label"]: p["key"] for p in [*plan.strata, plan.comparison]}
     return rows.set_index(rows["population"].map(keys))
 
