@@ -260,3 +260,21 @@ def test_spread_line_gives_range_count_and_primary():
     )
     one = keyresults.spread_line(frame.iloc[2:3], plan, "newly_diagnosed", "glmm")
     assert one == "80.0% in the only pooled specification (the primary analysis pools nothing)"
+
+
+def test_missing_plot_fonts_skip_glyph_warnings_locally_and_fail_in_ci(monkeypatch):
+    """Browser tests that meet matplotlib's missing-glyph warnings skip with a message on
+    a machine without the plot fonts (the README's promise), and fail in CI."""
+    from _tools import glyph_warnings, missing_plot_fonts, skip_for_missing_fonts
+
+    warning = "UserWarning: Glyph 24352 (\\N{CJK UNIFIED IDEOGRAPH-5F20}) missing from font(s)"
+    monkeypatch.setattr(book, "FONTS", {"DejaVu Sans": (), "No Such CJK": ("/nonexistent.ttc",)})
+    assert missing_plot_fonts() == ["No Such CJK"]
+    assert glyph_warnings([warning, "other"]) == [warning]
+    skip_for_missing_fonts(["some other error"])  # not a font problem: no skip
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="make system-deps"):
+        skip_for_missing_fonts([warning])
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="required when CI=true"):
+        skip_for_missing_fonts([warning])

@@ -137,11 +137,11 @@ def outcome_rows(code: str, plan: Plan) -> pd.DataFrame:
     return rows.set_index(rows["population"].map(keys))
 
 
-def glue_outcome(code: str, plan: Plan, prefix: str = "key") -> pd.DataFrame:
+def glue_outcome(code: str, plan: Plan, prefix: str = "key") -> None:
     """Glue one outcome's key results: ``<prefix>_<population>`` and ``<prefix>_notes``.
 
     ``<prefix>_notes`` holds the explanation of every very wide interval among them (or a
-    blank), to be shown right under the lines. Returns the rows used.
+    blank), to be shown right under the lines.
     """
     rows = outcome_rows(code, plan)
     notes = []
@@ -152,7 +152,6 @@ def glue_outcome(code: str, plan: Plan, prefix: str = "key") -> pd.DataFrame:
             if note:
                 notes.append(f"{plan.population(str(key))['label']}: {note}")
     book.glue_text(f"{prefix}_notes", " ".join(notes) if notes else " ")
-    return rows
 
 
 def glue_landing(plan: Plan, outcomes: Sequence[str], prefix: str = "key") -> None:
