@@ -604,3 +604,81 @@ def test_every_statement_and_reason_on_the_real_data_reads_well():
         assert f"{level} certainty" in statement
     for reasons in rated["reasons"]:
         assert_readable(reasons)
+
+
+# Expected certainty of each disease-status row of the review's own summary of findings,
+# worked by hand from data/ and the plan; the domain changes are (risk of bias,
+# inconsistency, indirectness, imprecision, publication bias). A data change that moves a
+# rating must come with a new hand-worked expectation here (and on What changed).
+EXPECTED = {
+    # 4 studies, every one known only from an abstract, press release, news summary or copy
+    # (RoB -1); all older adults with Ph-negative disease (indirectness -1); the Bayesian
+    # interval 91-99.6% lies above the 75% threshold with 281 patients: no imprecision.
+    ("OR", "Newly diagnosed"): ("low", (-1, 0, -1, 0, 0)),
+    # 60% of patients in studies of concern (> 50%: RoB -1); studies vary beyond chance and
+    # fall in two bands, the PI spans both thresholds (inconsistency -1, capped by the
+    # bands); the interval 62-78% spans the 75% threshold (imprecision -1).
+    ("OR", "Relapsed or refractory"): ("very low", (-1, -1, 0, -1, 0)),
+    # one study (Short 2020, a copy of an abstract): RoB -1; older Ph-negative: -1; its
+    # exact CI 77-94% crosses no threshold but only 64 patients (< 100): -1; two eligible
+    # studies with 73% of patients searched and silent (> 50%): -1.
+    ("CR", "Newly diagnosed"): ("very low", (-1, 0, -1, -1, -1)),
+    # two studies: the t(1) GLMM interval 21-93% spans 40% and 70% (imprecision -2); the
+    # two estimates fall in one band (no inconsistency); 65% of patients silent (-1); both
+    # studies of concern (-1).
+    ("CR", "Relapsed or refractory"): ("very low", (-1, 0, 0, -2, -1)),
+    # two studies in different bands with heterogeneity beyond chance (-1); the t(1)
+    # interval 0-100% spans both thresholds (-2); older Ph-negative (-1); non-full (-1).
+    ("MRD_neg", "Newly diagnosed"): ("very low", (-1, -1, -1, -2, 0)),
+    # INO-VATE (low risk) holds most patients: RoB 0; the studies vary beyond chance in
+    # two bands (-1); the Bayesian interval 41-72% spans 50% (-1).
+    ("MRD_neg", "Relapsed or refractory"): ("low", (0, -1, 0, -1, 0)),
+    # three reports (abstracts, press, copies: -1), older Ph-negative (-1), interval 41-95%
+    # spans 70% (-1); their spread is chance (no inconsistency).
+    ("OS_1y", "Newly diagnosed"): ("very low", (-1, 0, -1, -1, 0)),
+    # one study (Kayser 2022, unclear risk: -1) of 31 patients, CI 30-72% spans 40% and
+    # 70% (-2); INO-VATE's 1-year row has no source address and the other eligible studies
+    # are silent (94% of patients: -1).
+    ("OS_1y", "Relapsed or refractory"): ("very low", (-1, 0, 0, -2, -1)),
+    # one study (Jen, a copy: -1), older Ph-negative (-1), CI 46-63% spans 60% (-1).
+    ("OS_2y", "Newly diagnosed"): ("very low", (-1, 0, -1, -1, 0)),
+    # INO-VATE (low risk) and Kayser: RoB 0; REML with Hartung-Knapp on two studies,
+    # interval 1-63% spans 30% and 60% (-2); 56% of patients silent (-1).
+    ("OS_2y", "Relapsed or refractory"): ("very low", (0, 0, 0, -2, -1)),
+    ("OS_3y", "Newly diagnosed"): ("very low", (-1, 0, -1, -1, -1)),
+    ("OS_3y", "Relapsed or refractory"): ("very low", (-1, -1, 0, -2, -1)),
+    ("OS_5y", "Newly diagnosed"): ("very low", (-1, 0, -1, -1, 0)),
+    # INO-VATE and the other fully reported trials hold most patients (RoB 0); the
+    # Bayesian interval 32-51% spans 40% (-1); fewer than half the patients silent.
+    ("SCT", "Relapsed or refractory"): ("moderate", (0, 0, 0, -1, 0)),
+    ("relapse", "Newly diagnosed"): ("very low", (-1, -1, -1, -2, 0)),
+    # two studies: the t(1) interval 0-90% spans 5% and 10% (-2); older Ph-negative (-1);
+    # non-full reports (-1); 57% of patients silent (-1).
+    ("VOD", "Newly diagnosed"): ("very low", (-1, 0, -1, -2, -1)),
+    # 66% of patients in studies of concern (-1); the spread of the five studies is chance
+    # (no inconsistency: issue 21's double count); interval 7-15% spans 10% (-1).
+    ("VOD", "Relapsed or refractory"): ("low", (-1, 0, 0, -1, 0)),
+    ("AE_thrombocytopenia_g3", "Newly diagnosed"): ("very low", (-1, 0, -1, -1, -1)),
+    ("AE_febrile_neutropenia_g3", "Newly diagnosed"): ("very low", (-1, 0, -1, -1, -1)),
+}
+
+
+def test_certainty_of_each_outcome_as_worked_by_hand():
+    from review.plan import load_plan
+
+    plan = load_plan()
+    sof = g.summary_of_findings(plan)
+    strata = {p["label"] for p in plan.strata}
+    rated = sof[(sof["certainty"] != "no evidence") & sof["population"].isin(strata)]
+    got = {}
+    for _, row in rated.iterrows():
+        changes = dict.fromkeys(g.DOMAINS, 0)
+        for part in str(row["rated_down"]).split(", "):
+            if part != "none":
+                name, change = part.rsplit(" ", 1)
+                changes[name.replace(" ", "_")] = int(change)
+        got[(row["outcome"], row["population"])] = (
+            row["certainty"],
+            tuple(changes[d] for d in g.DOMAINS),
+        )
+    assert got == EXPECTED
