@@ -254,6 +254,16 @@ def fmt_p(p: float) -> str:
     return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``n`` with the right form of its noun: ``1 study``, ``3 studies``, ``0 rows``.
+
+    Without ``many``, a noun ending in a consonant and ``y`` takes ``ies``, others ``s``.
+    """
+    if many is None:
+        many = one[:-1] + "ies" if one.endswith("y") and one[-2:-1] not in "aeiou" else one + "s"
+    return f"{fmt_int(n)} {one if n == 1 else many}"
+
+
 def fmt_int(n: float) -> str:
     """A count with thousands separators: ``1,034``."""
     return f"{int(n):,}"
@@ -314,17 +324,20 @@ def forest(fit, plan, **kwargs):
     pi = plan["heterogeneity"]["prediction_interval"]
     title = plan.population(fit.population)["label"]
     ax = fit.result.forest(pi_dist=pi["dist"], show_pi=fit.k >= pi["min_k"], **kwargs)
+    narrow_title = title
     if fit.headline is not None:
         # the pooled row is the GLMM's; the reported rate comes from the plan's interval model
+        reported = f"Reported rate {fmt_pct(fit.estimate)} ({fmt_interval(fit.ci)})"
         title += (
-            f"\nReported rate {fmt_pct(fit.estimate)} ({fmt_interval(fit.ci)}), Bayesian "
-            "model chosen for its coverage;\nthe pooled row below is the GLMM's"
+            f"\n{reported}, Bayesian model chosen for its coverage;\n"
+            "the pooled row below is the GLMM's"
         )
+        narrow_title += f"\n{reported}, Bayesian model"
     ax.set_title(title, loc="left")
     narrow = fit.result.forest(
         pi_dist=pi["dist"], show_pi=fit.k >= pi["min_k"], compact=True, **kwargs
     )
-    narrow.set_title(title, loc="left")
+    narrow.set_title(narrow_title, loc="left")
     with_narrow(ax, narrow)
     return ax
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from review import memo
+from review.book import plural
 from review.plan import Plan
 
 __all__ = [
@@ -285,7 +286,7 @@ def rate_inconsistency(profile: EvidenceProfile, plan: Plan) -> DomainRating:
     change = -min(2, crossed, spread)
     if change:
         reason = (
-            f"the prediction interval spans {_count(crossed, 'threshold')} of "
+            f"the prediction interval spans {plural(crossed, 'threshold')} of "
             f"{_cuts_text(cuts)} and the study estimates fall in {spread + 1} bands"
         )
     elif crossed:
@@ -334,18 +335,18 @@ def rate_imprecision(profile: EvidenceProfile, plan: Plan) -> DomainRating:
     crossed = thresholds_crossed(*profile.ci, cuts)
     change = imprecision_change(crossed, profile.n_patients, min_n)
     if crossed:
-        spans = _count(crossed, "threshold")
+        spans = plural(crossed, "threshold")
         reason = f"the confidence interval spans {spans} ({_cuts_text(cuts)})"
     elif change:
         reason = (
             f"the confidence interval lies between the thresholds {_cuts_text(cuts)} but "
-            f"only {_count(profile.n_patients, 'patient')} "
+            f"only {plural(profile.n_patients, 'patient')} "
             f"contribute{'s' if profile.n_patients == 1 else ''} (fewer than {min_n})"
         )
     else:
         reason = (
             f"the confidence interval lies between the thresholds {_cuts_text(cuts)}, "
-            f"with {_count(profile.n_patients, 'patient')}"
+            f"with {plural(profile.n_patients, 'patient')}"
         )
     return DomainRating("imprecision", change, reason)
 
@@ -404,31 +405,24 @@ def rate_publication_bias(profile: EvidenceProfile, plan: Plan) -> DomainRating:
             f"{profile.outcome}/{profile.population}: k = {profile.k} >= {min_k} "
             "but no small-study test p-value was given"
         )
-    why = profile.small_study_unavailable or f"{_count(profile.k, 'study')}, too few for a test"
+    why = profile.small_study_unavailable or f"{plural(profile.k, 'study')}, too few for a test"
     if profile.missing_share > rules["missing_share_serious"]:
         return DomainRating(
             "publication_bias",
             -1,
-            f"suspected: {_count(profile.missing_studies, 'eligible study')} "
+            f"suspected: {plural(profile.missing_studies, 'eligible study')} "
             f"with {_pct(profile.missing_share)} of the patients did not report it ({why})",
         )
     if profile.missing_studies:
         return DomainRating(
             "publication_bias",
             0,
-            f"not suspected: {_count(profile.missing_studies, 'eligible study')} "
+            f"not suspected: {plural(profile.missing_studies, 'eligible study')} "
             f"with {_pct(profile.missing_share)} of the patients did not report it ({why})",
         )
     return DomainRating(
         "publication_bias", 0, f"not suspected: no eligible study is known to lack it ({why})"
     )
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    """ "1 study", "2 studies": a count with the right plural."""
-    if many is None:
-        many = one[:-1] + "ies" if one.endswith("y") else one + "s"
-    return f"{n} {one if n == 1 else many}"
 
 
 def assess(profile: EvidenceProfile, plan: Plan) -> Certainty:
@@ -797,7 +791,7 @@ def robustness_checks(fit, plan: Plan) -> tuple[str, ...]:
         lo, hi = sorted((like.estimate, other.estimate))
         moved = [c for c in cuts if lo < c < hi and not low < c < high]
         if moved:
-            kept = _count(int(keep.sum()), "study")
+            kept = plural(int(keep.sum()), "study")
             out.append(f"{phrase} ({_pct(other.estimate)} from {kept})")
     return tuple(out)
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from review import book, grade
+from review.book import plural
 from review.plan import Plan
 
 # An interval wider than this (as a proportion, i.e. 50 percentage points) spans at least
@@ -28,12 +29,6 @@ from review.plan import Plan
 WIDE = 0.5
 
 WIDE_MARK = "†"
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    """``n`` with the right form of its noun: ``1 study``, ``3 studies``, ``0 rows``."""
-    many = many if many is not None else f"{one}s"
-    return f"{book.fmt_int(n)} {one if n == 1 else many}"
 
 
 def is_wide(low: float, high: float) -> bool:

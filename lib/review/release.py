@@ -535,7 +535,7 @@ class Diff:
         rated = self.pooled[self.pooled["subgroup_by"] == "all"]
         moved = rated[rated["certainty_changed"].astype(bool)]
         cols = ["outcome", "population", "certainty_old", "certainty_new", "reasons_new"]
-        return moved[cols].reset_index(drop=True)
+        return moved.reindex(columns=cols).reset_index(drop=True)
 
     def readable(self, changes: pd.DataFrame) -> pd.DataFrame:
         """Rows of :attr:`tables` as a reader reads them: the study's label for its
