@@ -126,8 +126,15 @@ def test_by_population_and_comparison(plan):
     assert table["patients"].tolist() == [105, 80, 185]
     # prediction interval only with k >= 3, from t(k-1)
     assert math.isnan(table["pi_low"].iloc[0])
-    pi = fits["relapsed_refractory"].result.prediction_interval(dist="t(k-1)")
-    assert (table["pi_low"].iloc[1], table["pi_high"].iloc[1]) == pytest.approx(tuple(pi))
+    # three studies: the plan's interval model is the Bayesian one (coverage study), whose
+    # posterior predictive interval is the reported prediction interval
+    rr = fits["relapsed_refractory"]
+    assert rr.headline is not None and rr.headline.method == "bayes"
+    assert table["estimate"].iloc[1] == pytest.approx(rr.headline.estimate)
+    assert (table["pi_low"].iloc[1], table["pi_high"].iloc[1]) == pytest.approx(rr.headline.pi)
+    # two studies: the GLMM with a t(1) interval, no headline from another model
+    nd = fits["newly_diagnosed"]
+    assert nd.headline is None and nd.model.test == "t"
 
 
 def test_heterogeneity_i2_ci_from_inverse_variance(plan):

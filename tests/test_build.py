@@ -113,10 +113,9 @@ def test_sentences_say_what_was_pooled_or_why_not():
     rows = make_rows([{"events": e, "total": n} for e, n in [(12, 20), (30, 41), (8, 19)]])
     fit = analysis.primary_fit(rows, plan)
     text = book.fit_sentence(fit, plan)
-    res = fit.result
     assert text.startswith(f"Across 3 studies ({book.fmt_int(80)} patients), the pooled")
-    ci = book.fmt_interval(res.ci)
-    assert f"{book.fmt_pct(res.estimate)} (95% confidence interval {ci})" in text
+    ci = book.fmt_interval(fit.ci)  # three studies: the Bayesian model's credible interval
+    assert f"{book.fmt_pct(fit.estimate)} (95% credible interval {ci}; Bayesian" in text
     assert "prediction interval" in text
     one = book.fit_sentence(analysis.primary_fit(rows.iloc[:1], plan), plan)
     assert one.startswith("One study") and "nothing is pooled" in one

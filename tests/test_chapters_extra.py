@@ -116,7 +116,7 @@ def test_ae_table_pooled_single_and_no_data(ae_data):
     table = safety.ae_table(fits, plan).set_index(["event", "grade"])
     nausea = table.loc[("nausea", "any grade")]
     assert nausea["k"] == 3 and nausea["basis"].startswith("pooled: ")
-    assert nausea["estimate"] == pytest.approx(fits["AE_nausea_any"].result.estimate)
+    assert nausea["estimate"] == pytest.approx(fits["AE_nausea_any"].estimate)
     assert nausea["patients"] == 37 + 54 + 71
     fatigue = table.loc[("fatigue", "grade 3 or worse")]
     assert fatigue["basis"] == "single study" and fatigue["k"] == 1

@@ -174,6 +174,7 @@ def test_diff_from_last_compares_with_the_latest_release(data):
         "population",
         "certainty_old",
         "certainty_new",
+        "reasons_new",  # why the new rating is what it is (issue 21)
     ]
 
 

@@ -111,7 +111,10 @@ def make(fixture: Path, target: Path) -> HostileData:
 
     def change_outcome(row: dict) -> None:
         for column in TEXT_COLUMNS["outcomes.csv"]:
-            row[column] = BLOCK
+            # a note keeps what the plan's row rules read in it (the follow-up of a relapse
+            # row) and gets the hostile text after it
+            keep = row[column] + "\n" if column == "note" and row[column] else ""
+            row[column] = keep + BLOCK
 
     _rewrite(target / "outcomes.csv", change_outcome)
     return HostileData(target, authors, plain[0])
