@@ -373,8 +373,9 @@ def _check_table_row(shown: _Shown, row: dict, ref: dict, level: str) -> None:
         shown.empty(i2, ref, "I2")
     elif m := shown.match(rf"(\d+%) \({_P} to {_P}\)", i2, ref, "I2"):
         shown.number(m.group(1), ref, "i2", _whole_pct)
-        shown.number(m.group(2), ref, "i2_ci_low", pct, scale=100.0)
-        shown.number(m.group(3), ref, "i2_ci_high", pct, scale=100.0)
+        # the interval of I2 takes the digits of I2 (a whole percent)
+        shown.number(m.group(2), ref, "i2_ci_low", _whole_pct)
+        shown.number(m.group(3), ref, "i2_ci_high", _whole_pct)
 
 
 def _check_sentence(shown: _Shown, text: str, ref: dict, level: str) -> None:

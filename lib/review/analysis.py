@@ -466,7 +466,7 @@ def _plan_interval(rows: pd.DataFrame, spec: ModelSpec, result, plan: Plan):
         )
         headline = Headline(
             "bayes",
-            "Bayesian binomial-normal model (posterior median, credible interval)",
+            "Bayesian binomial-normal model, posterior median and credible interval",
             float(bayes.estimate),
             (float(bayes.ci[0]), float(bayes.ci[1])),
             (float(bayes.pi[0]), float(bayes.pi[1])),
