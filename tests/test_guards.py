@@ -6,13 +6,13 @@ thing as an attacker or a careless editor would, and checks the exact problem re
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import shutil
 from pathlib import Path
 
 import pytest
 from review import data, guards, validate
+from test_data_validation import rows, write_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data_small"
 OUT, STU = "outcomes.csv", "studies.csv"
@@ -23,16 +23,6 @@ def ddir(tmp_path: Path) -> Path:
     d = tmp_path / "data"
     shutil.copytree(FIXTURE, d)
     return d
-
-
-def rows(path: Path) -> list[list[str]]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return list(csv.reader(fh))
-
-
-def write_rows(path: Path, table: list[list[str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        csv.writer(fh, lineterminator="\n").writerows(table)
 
 
 def set_cell(path: Path, line: int, column: str, value: str) -> None:
