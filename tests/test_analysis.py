@@ -259,3 +259,33 @@ def test_regimen_subgroups_within_a_population(plan):
     )
     assert sub.moderator.statistic == pytest.approx(ref.moderator.statistic)
     assert an.regimen_subgroups(df, plan, "newly_diagnosed") is None  # one group only
+
+
+@pytest.mark.parametrize("method", ["glmm_z", "glmm_t", "glmm_profile", "reml_hk_adhoc", "bayes"])
+def test_primary_fit_reports_each_interval_the_coverage_study_may_choose(method, monkeypatch):
+    """Whatever method the coverage study picks for k, the headline is that method's interval."""
+    from review import coverage_study
+
+    monkeypatch.setattr(coverage_study, "primary_method", lambda k, plan_path=None: method)
+    plan = load_plan()
+    events, totals = [5, 12, 30, 8], [40, 60, 110, 35]
+    fit = an.primary_fit(
+        make_rows([{"events": e, "total": n} for e, n in zip(events, totals, strict=True)]),
+        plan,
+        outcome="CR",
+    )
+    if method == "glmm_z":
+        expected = mp.meta_prop_glmm(events, totals).ci
+    elif method == "glmm_t":
+        expected = mp.meta_prop_glmm(events, totals, test="t").ci
+    elif method == "glmm_profile":
+        expected = mp.transforms.back_transform(
+            np.asarray(mp.glmm.glmm_profile_ci(events, totals)), "PLO"
+        )
+    elif method == "reml_hk_adhoc":
+        expected = mp.meta_prop(events, totals, measure="PLO", method="REML", test="adhoc").ci
+    else:
+        expected = mp.meta_prop_bayes(events, totals).ci
+    assert fit.ci == pytest.approx(tuple(float(x) for x in expected), rel=1e-9)
+    assert fit.ci[0] < fit.estimate < fit.ci[1]
+    assert method == "glmm_z" or "coverage study" in fit.note

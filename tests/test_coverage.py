@@ -164,18 +164,3 @@ def test_page_values_and_plot():
     axes = cs.plot()
     assert len(axes) == 2 and axes[0].get_ylabel() == "Coverage (%)"
     plt.close("all")
-
-
-@pytest.mark.parametrize("k", [2, 3, 6])
-def test_primary_interval_uses_the_plans_method(k):
-    events, totals = [5, 12, 30, 8, 20, 9][:k], [40, 60, 110, 35, 90, 50][:k]
-    out = cs.primary_interval(events, totals)
-    assert out["chosen"] == cs.primary_method(k) and out["method"] == out["chosen"]
-    assert out["ci_low"] < out["estimate"] < out["ci_high"]
-    assert out["label"] and out["note"] == ""
-
-
-def test_primary_interval_falls_back_when_the_glmm_cannot_be_fitted(monkeypatch):
-    monkeypatch.setattr(cs, "primary_method", lambda k, plan_path=None: "glmm_z")
-    out = cs.primary_interval([0, 0, 0], [20, 30, 25])
-    assert out["method"] == "reml_hk_adhoc" and "GLMM could not be fitted" in out["note"]

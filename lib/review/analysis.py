@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 import metaprop as mp
 import numpy as np
 import pandas as pd
+from metaprop.glmm import glmm_profile_ci
+from scipy import special
 
 from review.plan import ModelSpec, Plan
 
@@ -441,10 +443,12 @@ def _plan_interval(rows: pd.DataFrame, spec: ModelSpec, result, plan: Plan):
     study of ``review.coverage_study``) to a GLMM fit.
 
     Returns ``(spec, result, headline, note)``: a t(k-1) GLMM interval refits the GLMM with
-    ``test="t"``; the inverse-variance choice refits the plan's fallback model; the Bayesian
-    choice keeps the GLMM as ``result`` (heterogeneity, forest plot, tests) and reports the
-    posterior median with its credible and predictive intervals as the headline. A fit that
-    is already the fallback model is left as it is.
+    ``test="t"``; the profile-likelihood choice keeps the GLMM and reports its profile
+    interval (:func:`metaprop.glmm.glmm_profile_ci`) as the headline; the inverse-variance
+    choice refits the plan's fallback model; the Bayesian choice keeps the GLMM as
+    ``result`` (heterogeneity, forest plot, tests) and reports the posterior median with its
+    credible and predictive intervals as the headline. A fit that is already the fallback
+    model is left as it is.
     """
     from review import coverage_study
 
@@ -455,6 +459,20 @@ def _plan_interval(rows: pd.DataFrame, spec: ModelSpec, result, plan: Plan):
     if method == "glmm_t":
         spec = ModelSpec("glmm_t", f"{spec.label}, t(k-1) interval", spec.measure, "GLMM", "t")
         return spec, fit_model(rows, spec, plan), None, f"{why}: GLMM with a t(k-1) interval"
+    if method == "glmm_profile":
+        low, high = glmm_profile_ci(
+            rows[plan.col("events")].astype(int).to_numpy(),
+            rows[plan.col("total")].astype(int).to_numpy(),
+            level=plan.level,
+        )
+        headline = Headline(
+            "glmm_profile",
+            "GLMM, profile-likelihood interval",
+            float(result.estimate),
+            (float(special.expit(low)), float(special.expit(high))),
+            None,
+        )
+        return spec, result, headline, f"{why}: {headline.label}"
     if method == "reml_hk_adhoc":
         fallback = plan.fallback
         return fallback, fit_model(rows, fallback, plan), None, f"{why}: {fallback.label}"

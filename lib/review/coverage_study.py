@@ -35,7 +35,6 @@ __all__ = [
     "load_or_run",
     "page_values",
     "plot",
-    "primary_interval",
     "primary_method",
     "results_table",
     "rule_text",
@@ -232,66 +231,6 @@ def primary_method(k: int, plan_path=None) -> str | None:
     k_use = min(max(k, ks[0]), ks[-1])
     row = table[(table["k"] == k_use) & table["primary"]]
     return str(row["method"].iloc[0])
-
-
-def primary_interval(events, totals, *, level: float = 0.95, plan_path=None) -> dict:
-    """Pool ``events/totals`` and report the interval the plan uses for this many studies.
-
-    Parameters
-    ----------
-    events, totals : array-like of int
-        Counts of the studies pooled (k >= 2).
-    level : float
-        Confidence (credible) level.
-
-    Returns
-    -------
-    dict
-        ``method`` (id actually used), ``chosen`` (the plan's id for this k), ``label``,
-        ``estimate``, ``ci_low``, ``ci_high`` (proportions) and ``note`` (why the method
-        used differs from the chosen one, else ""). A GLMM-based choice that cannot be
-        fitted (separated data) falls back to ``reml_hk_adhoc``, the plan's fallback model.
-        ``estimate`` is the GLMM's ML estimate for the GLMM methods, the REML estimate for
-        ``reml_hk_adhoc`` and the posterior median for ``bayes``.
-    """
-    import metaprop as mp
-    from metaprop.glmm import glmm_profile_ci
-    from scipy import special
-
-    x = np.asarray(events)
-    chosen = primary_method(len(x), plan_path)
-    if chosen is None:
-        raise ValueError("a pooled interval needs at least 2 studies")
-    method, note = chosen, ""
-    if chosen.startswith("glmm"):
-        try:
-            fit = mp.meta_prop_glmm(
-                events, totals, level=level, test="t" if chosen == "glmm_t" else "z"
-            )
-        except ValueError as exc:
-            method, note = "reml_hk_adhoc", f"the GLMM could not be fitted ({exc})"
-        else:
-            if chosen == "glmm_profile":
-                lo, hi = glmm_profile_ci(events, totals, level=level)
-                ci = (float(special.expit(lo)), float(special.expit(hi)))
-            else:
-                ci = tuple(fit.ci)
-            est = fit.estimate
-    if method == "reml_hk_adhoc":
-        res = mp.meta_prop(events, totals, measure="PLO", method="REML", test="adhoc", level=level)
-        est, ci = res.estimate, tuple(res.ci)
-    elif method == "bayes":
-        res = mp.meta_prop_bayes(events, totals, level=level)
-        est, ci = res.estimate, tuple(res.ci)
-    return {
-        "method": method,
-        "chosen": chosen,
-        "label": METHOD_LABELS[method],
-        "estimate": float(est),
-        "ci_low": float(ci[0]),
-        "ci_high": float(ci[1]),
-        "note": note,
-    }
 
 
 def _points(x: float) -> str:
