@@ -34,6 +34,7 @@ _SCALE_NAMES = {
     "PLO": "logit",
     "PAS": "arcsine square root",
     "PFT": "Freeman-Tukey double arcsine",
+    "PLN": "log proportion",
     "identity": "identity",
     "logit": "logit",
     "cloglog": "complementary log-log, log(-log S)",
