@@ -11,7 +11,7 @@
 #    weights (optional), trimfill (optional: "L0" or "R0")}
 # and its result holds escalc()'s yi and vi, the rma() fit, weights(), predict() on the
 # analysis scale and back-transformed to a proportion (exp for PLN; PFT at the harmonic mean
-# of the totals), and for trimfill jobs k0 and side.
+# of the totals), and for trimfill jobs k0 and side (or trimfill_error).
 # Iterative fits use tight stopping rules (CONTROL) so that each holds the optimum.
 # metafor before 4.6-0 iterated DLIT with the update (Q - (k - 1)) / tr(P), whose fixed point
 # is not the Paule-Mandel estimate; metafor 4.6-0 (commit 83c02765, 2024-01-12) changed it to
@@ -72,9 +72,14 @@ fit_job <- function(job) {
     pi = back(pi_t)
   )
   if (!is.null(job$trimfill)) {
-    tf <- suppressWarnings(trimfill(fit, estimator = job$trimfill))
-    out$k0 <- tf$k0
-    out$side <- tf$side
+    tf <- tryCatch(suppressWarnings(trimfill(fit, estimator = job$trimfill)),
+                   error = function(e) conditionMessage(e))
+    if (is.character(tf)) {
+      out$trimfill_error <- tf
+    } else {
+      out$k0 <- tf$k0
+      out$side <- tf$side
+    }
   }
   out
 }

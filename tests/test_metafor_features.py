@@ -71,6 +71,42 @@ def _job(name, data, measure, method, test, weights=None) -> dict:
     return job
 
 
+# trim-and-fill where effects tie: synthetic counts with several studies at 100% (their
+# arcsine effects are equal), and one set of studies all at 100% in its six orders
+TIED = (
+    ([5, 42, 66, 14, 54, 11, 36, 60, 27, 30, 24], [5, 42, 66, 14, 64, 13, 40, 66, 27, 30, 25]),
+    ([22, 73, 71, 18, 43, 65, 68], [25, 77, 71, 18, 43, 75, 68]),
+    ([65, 16, 44, 38, 25, 20, 8, 29, 59], [76, 16, 47, 38, 31, 22, 8, 35, 66]),
+    ([71, 35, 20, 22, 51, 7], [78, 35, 20, 22, 58, 7]),
+    ([76, 59, 47, 70, 30], [76, 69, 47, 78, 30]),
+    ([52, 35, 45, 9, 16], [52, 35, 52, 11, 18]),
+)
+ALL_AT_100 = (
+    [48, 47, 9],
+    [48, 9, 47],
+    [47, 48, 9],
+    [47, 9, 48],
+    [9, 48, 47],
+    [9, 47, 48],
+)
+
+
+def trimfill_jobs() -> list[dict]:
+    """Trim-and-fill jobs: tied effects (FE and DL, L0 and R0) and all-equal effects."""
+    jobs = []
+    for i, (events, totals) in enumerate(TIED):
+        data = {"events": events, "totals": totals}
+        for method in ("FE", "DL"):
+            for estimator in ("L0", "R0"):
+                job = _job(f"tied{i}", data, "PAS", method, "z")
+                jobs.append({**job, "id": f"{job['id']}-{estimator}", "trimfill": estimator})
+    for totals in ALL_AT_100:
+        name = "all100-" + "-".join(map(str, totals))
+        job = _job(name, {"events": totals, "totals": totals}, "PAS", "FE", "z")
+        jobs.append({**job, "id": f"{job['id']}-L0", "trimfill": "L0"})
+    return jobs
+
+
 def pinned_jobs() -> list[dict]:
     """The jobs of the pinned fixture, from the vendored reference's datasets."""
     datasets = json.loads(VENDORED.read_text())["datasets"]
@@ -88,7 +124,7 @@ def pinned_jobs() -> list[dict]:
             for method in NEW_ESTIMATORS:
                 for test in ("z", "knha"):
                     jobs.append(_job(name, data, measure, method, test))
-    return jobs
+    return jobs + trimfill_jobs()
 
 
 def fit(job: dict):
@@ -181,6 +217,57 @@ def test_fixture_has_every_job_fitted():
 def test_agrees_with_pinned_metafor(job):
     diff = differences(job, RESULTS[job["id"]])
     assert not diff["problems"], "\n".join(diff["problems"])
+
+
+TIED_JOBS = [j for j in PINNED if j["id"].startswith("tied")]
+ALL100_JOBS = [j for j in PINNED if j["id"].startswith("all100")]
+
+
+def _trim(job):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mp.trim_and_fill(fit(job), estimator=job["trimfill"])
+
+
+@pytest.mark.parametrize("job", TIED_JOBS, ids=[j["id"] for j in TIED_JOBS])
+def test_trimfill_with_tied_effects_matches_metafor(job):
+    """Studies at 100% tie on the arcsine scale; ranks of ties go by position in both."""
+    ref = RESULTS[job["id"]]
+    tf = _trim(job)
+    assert (tf.k0, tf.side) == (ref["k0"], ref["side"])
+
+
+def test_tied_jobs_tie_and_fill():
+    """The tie cases are not hollow: they hold tied effects and some fill studies."""
+    assert all(sum(e == n for e, n in zip(*t, strict=True)) >= 2 for t in TIED)
+    assert sum(RESULTS[j["id"]]["k0"] > 0 for j in TIED_JOBS) >= 4
+
+
+def test_trimfill_all_equal_effects_fill_nothing_in_any_order():
+    """Regression (issue 26): all studies at 100% (FE, arcsine) gave k0 = 1 where metafor
+    gave 2. Every effect is pi/2, so the centred effects are rounding noise of the pooled
+    estimate: metafor's k0 and side change with the order of the same three studies (the
+    pinned runs), while metaprop fills nothing and takes the left side in every order."""
+    got = {(tf.k0, tf.side) for tf in map(_trim, ALL100_JOBS)}
+    assert got == {(0, "left")}
+    theirs = [
+        (r["k0"], r["side"]) if "k0" in r else r["trimfill_error"]
+        for r in (RESULTS[j["id"]] for j in ALL100_JOBS)
+    ]
+    assert (2, "right") in theirs and (0, "left") in theirs and len(set(theirs)) >= 3
+
+
+def test_trimfill_rounding_rule_keeps_real_differences():
+    """Shrinking the spread of the effects to 1e-9 around pi/2 keeps k0 and the side: the
+    centred effects scale with it, and the rounding rule snaps nothing that large."""
+    job = next(j for j in TIED_JOBS if j["id"] == "tied0-PAS-FE-z-L0")
+    base = fit(job)
+    shrunk = np.pi / 2 + 1e-9 * (base.yi - base.yi.mean())
+    small = mp.meta_analysis(shrunk, base.vi, method="FE", transform="arcsine")
+    want = mp.trim_and_fill(base)
+    got = mp.trim_and_fill(small)
+    assert want.k0 > 0
+    assert (got.k0, got.side) == (want.k0, want.side)
 
 
 def test_weights_change_the_estimate():
