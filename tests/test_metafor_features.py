@@ -380,3 +380,40 @@ def test_agrees_with_live_metafor(live_results):
         problems += [f"{job['id']} {p}" for p in differences(job, ref)["problems"]]
     assert fitted >= 0.98 * len(jobs), [i for i, r in live_results.items() if "error" in r]
     assert not problems, "\n".join(problems)
+
+
+WEIGHTED = dict(events=[4, 9, 12, 7, 30, 3], totals=[20, 30, 25, 22, 60, 15])
+
+
+@pytest.mark.parametrize(
+    "diagnostic",
+    [
+        mp.leave_one_out,
+        mp.cumulative,
+        mp.gosh,
+        lambda res: mp.bootstrap(res, n_boot=10, seed=1),
+        mp.trim_and_fill,
+        mp.egger_test,
+    ],
+    ids=["leave_one_out", "cumulative", "gosh", "bootstrap", "trim_and_fill", "egger_test"],
+)
+def test_refits_refuse_a_weighted_fit(diagnostic):
+    """Diagnostics that refit with inverse-variance weights refuse a fit with user weights
+    (their answer would belong to another model), and still run on the unweighted fit."""
+    res = mp.meta_prop(**WEIGHTED, method="DL", weights=WEIGHTED["totals"])
+    with pytest.raises(ValueError, match="user weights"):
+        diagnostic(res)
+    diagnostic(mp.meta_prop(**WEIGHTED, method="DL"))
+
+
+def test_tau2_interval_with_weights():
+    """Q-profile ignores user weights, as metafor's confint(); GENQ's own interval
+    (generalised Q, Jackson 2013) is not implemented and is refused."""
+    weighted = mp.meta_prop(**WEIGHTED, method="DL", weights=WEIGHTED["totals"])
+    plain = mp.meta_prop(**WEIGHTED, method="DL")
+    assert tuple(weighted.tau2_ci()) == tuple(plain.tau2_ci())
+    genq = mp.meta_prop(**WEIGHTED, method="GENQ", weights=WEIGHTED["totals"])
+    with pytest.raises(ValueError, match="GENQ"):
+        genq.tau2_ci()
+    np.testing.assert_array_equal(genq.user_weights, WEIGHTED["totals"])
+    assert plain.user_weights is None

@@ -254,7 +254,7 @@ def _check_weights(weights, data, labels: tuple[str, ...], method: str) -> np.nd
     seq = val._array1d(weights, "weights")
     if seq.shape[0] != k:
         raise ValueError(f"length mismatch: {k} studies but {seq.shape[0]} weights")
-    a = val._float_array(seq, "weights", labels)
+    a = np.array(val._float_array(seq, "weights", labels), dtype=float)  # a private copy
     for i, x in enumerate(a):
         if not (np.isfinite(x) and x >= 0):
             raise ValueError(
@@ -263,18 +263,29 @@ def _check_weights(weights, data, labels: tuple[str, ...], method: str) -> np.nd
             )
     if not a.sum() > 0:
         raise ValueError("weights are all 0: at least one study needs a positive weight")
+    a.flags.writeable = False
     return a
 
 
 def _with_weights_note(res: MetaResult, a) -> MetaResult:
-    """Record in ``notes`` that the pooled estimate used user weights."""
+    """Record the user weights, with a note, in the result."""
     if a is None:
         return res
     note = (
         "user-supplied weights: the pooled estimate is their weighted mean, with the "
         "variance sum a_i^2 (v_i + tau^2) / (sum a_i)^2 (metafor rma(weights=))"
     )
-    return dataclasses.replace(res, notes=(*res.notes, note))
+    return dataclasses.replace(res, notes=(*res.notes, note), user_weights=a)
+
+
+def refuse_user_weights(res, what: str) -> None:
+    """Raise ValueError for a fit with user weights: ``what`` refits with
+    inverse-variance weights only, so its answer would not belong to that fit."""
+    if getattr(res, "user_weights", None) is not None:
+        raise ValueError(
+            f"{what} is not available for a fit with user weights (weights=): it refits "
+            "with inverse-variance weights; fit without weights to use it"
+        )
 
 
 def _check_finite_effects(es: EffectSizes) -> None:

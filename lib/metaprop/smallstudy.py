@@ -13,7 +13,7 @@ from scipy import special
 
 from metaprop._engine import fit_arrays, fit_moderators
 from metaprop.effects import EffectSizes
-from metaprop.model import build_result
+from metaprop.model import build_result, refuse_user_weights
 
 __all__ = [
     "EggerResult",
@@ -186,6 +186,7 @@ def _not_glmm(res, what: str) -> None:
             f"{what} is not available for the GLMM (as in metafor); run it on an "
             "inverse-variance fit, e.g. meta_prop(..., measure='PLO')"
         )
+    refuse_user_weights(res, what)
 
 
 def _need_three(res, what: str) -> int:
