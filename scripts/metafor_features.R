@@ -8,10 +8,11 @@
 # (tests/test_metafor_features.py), and by the same test module with seeded random jobs
 # against the installed metafor (needs_r). Each job is
 #   {id, measure ("PLN", "PLO", ... or "GEN" with yi, vi), events, totals, method, test,
-#    weights (optional), trimfill (optional: "L0" or "R0")}
+#    weights (optional), trimfill (optional: "L0" or "R0"), regtest (optional: true)}
 # and its result holds escalc()'s yi and vi, the rma() fit, weights(), predict() on the
 # analysis scale and back-transformed to a proportion (exp for PLN; PFT at the harmonic mean
-# of the totals), and for trimfill jobs k0 and side (or trimfill_error).
+# of the totals), for trimfill jobs k0 and side (or trimfill_error), and for regtest jobs
+# regtest()'s statistic, p-value and limit estimate.
 # Iterative fits use tight stopping rules (CONTROL) so that each holds the optimum.
 # metafor before 4.6-0 iterated DLIT with the update (Q - (k - 1)) / tr(P), whose fixed point
 # is not the Paule-Mandel estimate; metafor 4.6-0 (commit 83c02765, 2024-01-12) changed it to
@@ -71,6 +72,11 @@ fit_job <- function(job) {
     estimate = back(as.numeric(fit$beta)), ci = back(c(fit$ci.lb, fit$ci.ub)),
     pi = back(pi_t)
   )
+  if (isTRUE(job$regtest)) {
+    # Egger's test with the fitted method (meta-regression on the standard errors)
+    rt <- suppressWarnings(regtest(fit))
+    out$regtest <- list(zval = rt$zval, pval = rt$pval, est = as.numeric(rt$est))
+  }
   if (!is.null(job$trimfill)) {
     tf <- tryCatch(suppressWarnings(trimfill(fit, estimator = job$trimfill)),
                    error = function(e) conditionMessage(e))

@@ -123,7 +123,10 @@ def pinned_jobs() -> list[dict]:
         for measure in ("PLO", "PAS", "PLN"):
             for method in NEW_ESTIMATORS:
                 for test in ("z", "knha"):
-                    jobs.append(_job(name, data, measure, method, test))
+                    job = _job(name, data, measure, method, test)
+                    if len(ds["totals"]) >= 3:
+                        job["regtest"] = True
+                    jobs.append(job)
     return jobs + trimfill_jobs()
 
 
@@ -219,6 +222,30 @@ def test_agrees_with_pinned_metafor(job):
     assert not diff["problems"], "\n".join(diff["problems"])
 
 
+REGTEST_JOBS = [j for j in PINNED if j.get("regtest")]
+
+
+@pytest.mark.parametrize("job", REGTEST_JOBS, ids=[j["id"] for j in REGTEST_JOBS])
+def test_egger_test_with_new_estimators_matches_metafor(job):
+    """regtest() refits with the model's method: the estimators in meta-regression."""
+    ref = RESULTS[job["id"]]["regtest"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = mp.egger_test(fit(job))
+    rtol, atol = tol.for_field("regtest", iterative=job["method"] in tol.ITERATIVE_METHODS)
+    np.testing.assert_allclose(
+        [got.statistic, got.pvalue, got.limit_estimate],
+        [ref["zval"], ref["pval"], ref["est"]],
+        rtol=rtol,
+        atol=atol,
+    )
+
+
+def test_regtest_jobs_cover_every_new_estimator():
+    assert {j["method"] for j in REGTEST_JOBS} == set(NEW_ESTIMATORS)
+    assert len(REGTEST_JOBS) >= 50
+
+
 TIED_JOBS = [j for j in PINNED if j["id"].startswith("tied")]
 ALL100_JOBS = [j for j in PINNED if j["id"].startswith("all100")]
 
@@ -301,6 +328,19 @@ def test_pln_back_transform_is_exp_and_not_clipped():
     assert res.ci.high > 1.0  # as metafor's transf=exp: a log-scale bound above 0
     assert mp.back_transform(np.log(0.3), "PLN") == pytest.approx(0.3, rel=1e-15)
     assert mp.transform(0.3, "PLN") == pytest.approx(np.log(0.3), rel=1e-15)
+
+
+def test_pln_in_batch_and_leave_one_out_matches_single_fits():
+    """The log proportion passes through the batch engine (leave-one-out) unchanged."""
+    job = next(j for j in PINNED if j["id"] == "pritz1997-PLN-REML-z")
+    res = fit(job)
+    loo = mp.leave_one_out(res)
+    i = 3
+    drop = [x for j, x in enumerate(zip(job["events"], job["totals"], strict=True)) if j != i]
+    single = mp.meta_prop([e for e, _ in drop], [n for _, n in drop], measure="PLN")
+    row = loo.to_frame().iloc[i] if hasattr(loo, "to_frame") else loo.iloc[i]
+    assert row["estimate"] == pytest.approx(single.estimate, rel=1e-9)
+    assert row["tau2"] == pytest.approx(single.tau2, rel=1e-6, abs=1e-10)
 
 
 @pytest.mark.parametrize(
