@@ -30,8 +30,10 @@ boundary tau^2 of metafor (~1e-10) by 100 / vt, so it is compared to 1e-5 percen
 GLMM_RTOL = 1e-3
 """GLMM (rma.glmm via lme4): lme4's optimiser stops early, near 1e-3 relative."""
 
-ITERATIVE_METHODS = frozenset({"REML", "ML", "PM", "EB"})
-"""tau^2 estimators whose value comes out of an iteration or a root search."""
+ITERATIVE_METHODS = frozenset({"REML", "ML", "PM", "EB", "PMM", "SJIT", "DLIT"})
+"""tau^2 estimators whose value comes out of an iteration or a root search (SJIT and DLIT:
+metafor iterates until a step is below its threshold, metaprop finds their limit, the PM
+root; on the zero boundary metafor's SJIT decays geometrically and stops near 1e-11)."""
 
 _ALWAYS_ITERATIVE = frozenset(
     {

@@ -313,11 +313,12 @@ def _ll_gain_at_zero(b: _Base, tau2, w, sw, r, reml):
     return 0.5 * (m2ll_tau - m2ll_zero)
 
 
-def estimate_tau2(b: _Base, method, *, tol=1e-10, maxiter=1000):
+def estimate_tau2(b: _Base, method, *, tol=1e-10, maxiter=1000, a=None):
     """Estimate tau^2 for every fit with one method (metafor rma.uni, intercept only).
 
     ML and REML still need metafor's check against tau^2 = 0, which :func:`fit_arrays`
-    makes with the final weights.
+    makes with the final weights. ``a`` are the user weights (``(m, k)``, 0 outside the
+    mask), used by GENQ only.
 
     Returns
     -------
@@ -335,11 +336,20 @@ def estimate_tau2(b: _Base, method, *, tol=1e-10, maxiter=1000):
     elif method == "HS":
         # Hunter & Schmidt 2004: (Q - k) / sum w
         tau2 = (b.q - k) / b.sw0
-    elif method in ("PM", "EB"):
+    elif method == "HSk":
+        # Hunter & Schmidt 2004 with the small-sample factor k/(k-1) on Q (metafor "HSk")
+        tau2 = (k / km1 * b.q - k) / b.sw0
+    elif method in ("PM", "EB", "DLIT", "SJIT"):
         # Paule & Mandel 1982: solve Q(tau2) = k - 1. metafor's EB scoring update,
         # (Q k/(k-1) - k) / sum w, has the same root and the same zero truncation.
         # (metafor stops when the PM root exceeds max(100, 10 mad(yi)^2); here it is found.)
+        # DLIT and SJIT are iterations whose limit is this root (fit_arrays, Notes).
         tau2, conv = q_root(b.y, b.v, b.mf, km1, tol=tol, maxiter=maxiter)
+    elif method == "PMM":
+        # Paule-Mandel median-unbiased (Viechtbauer 2021): Q(tau2) = median of chi^2(k-1)
+        tau2, conv = q_root(b.y, b.v, b.mf, special.chdtri(km1, 0.5), tol=tol, maxiter=maxiter)
+    elif method == "GENQ":
+        tau2 = _genq(b, a)
     else:
         ybar = _rsum(b.y) / k
         ru = (b.y - ybar[:, None]) * b.mf
@@ -357,14 +367,17 @@ def estimate_tau2(b: _Base, method, *, tol=1e-10, maxiter=1000):
     return tau2, conv
 
 
-def _se_tau2(b: _Base, tau2, method, w, sw):
-    """Standard error of tau^2 as metafor reports it (``w``, ``sw``: weights at tau2)."""
+def _se_tau2(b: _Base, tau2, method, w, sw, a=None):
+    """Standard error of tau^2 as metafor reports it (``w``, ``sw``: weights at tau2;
+    ``a``: user weights, for GENQ)."""
     k, km1, mf, v = b.k, b.km1, b.mf, b.v
     t2 = tau2 * tau2
     if method == "FE":
         return np.full(k.shape, np.nan)
-    if method == "HS":
+    if method in ("HS", "HSk"):
         out = np.sqrt((2 * km1 + 4 * tau2 * b.trp0 + 2 * t2 * b.spp0) / b.sw0**2)
+        if method == "HSk":
+            out = k / km1 * out
     elif method == "DL":
         out = np.sqrt((2 * km1 + 4 * tau2 * b.trp0 + 2 * t2 * b.spp0) / b.trp0**2)
     elif method == "HE":
@@ -387,9 +400,44 @@ def _se_tau2(b: _Base, tau2, method, w, sw):
             out = np.sqrt(2.0 / _rsum(w * w))
         elif method == "REML":
             out = np.sqrt(2.0 / _pp_sums(w, sw)[1])
-        else:  # PM, EB
+        elif method == "GENQ":
+            out = _se_genq(b, tau2, a)
+        else:  # PM, EB, PMM, DLIT, SJIT
             out = np.sqrt(2.0 * k**2 / km1 / sw**2)
     return np.where(k <= 1, np.nan, out)
+
+
+def _genq_sums(a, sa, v):
+    """For :math:`P = A - aa^\\top/\\sum a`: tr P, tr(PV), tr(PVPV), sum(P * PV), sum(P * P)."""
+    a2 = a * a
+    a2v = _rsum(a2 * v)
+    trp, spp = _pp_sums(a, sa)
+    trpv = _rsum(a * v) - a2v / sa
+    trpvpv = _rsum(a2 * v * v) - 2.0 * _rsum(a2 * a * v * v) / sa + a2v**2 / sa**2
+    spvp = a2v - 2.0 * _rsum(a2 * a * v) / sa + _rsum(a2) * a2v / sa**2
+    return trp, trpv, trpvpv, spvp, spp
+
+
+def _genq(b: _Base, a):
+    """Generalised Q estimator with user weights ``a`` (DerSimonian & Kacker 2007).
+
+    :math:`\\hat\\tau^2=(Q_a-\\mathrm{tr}(PV))/\\mathrm{tr}P` with
+    :math:`Q_a=\\sum a_i(y_i-\\hat\\mu_a)^2` and :math:`P=A-aa^\\top/\\sum a_i` (metafor "GENQ";
+    with :math:`a_i=1/v_i` it is DL, with :math:`a_i=1` HE). Truncated at 0 by the caller.
+    """
+    if a is None:
+        raise ValueError("method 'GENQ' needs user weights: pass weights=")
+    sa = _rsum(a)
+    r = b.y - (_rsum(a * b.y) / sa)[:, None]
+    qa = _rsum(a * r * r)
+    trp, trpv, *_ = _genq_sums(a, sa, b.v)
+    return (qa - trpv) / trp
+
+
+def _se_genq(b: _Base, tau2, a):
+    """Standard error of the GENQ estimate (metafor rma.uni)."""
+    trp, _, trpvpv, spvp, spp = _genq_sums(a, _rsum(a), b.v)
+    return np.sqrt((2 * trpvpv + 4 * tau2 * spvp + 2 * tau2 * tau2 * spp) / trp**2)
 
 
 def canonical(method: str) -> str:
@@ -413,6 +461,7 @@ def fit_arrays(
     tol: float = 1e-10,
     maxiter: int = 1000,
     ll0check: bool = True,
+    weights=None,
 ) -> FitArrays:
     """Fit ``m`` random-effects (or fixed-effect) models at once.
 
@@ -422,7 +471,9 @@ def fit_arrays(
         Effect sizes and sampling variances (values outside the mask are ignored).
     mask : array-like of bool, shape (m, k), optional
         True for the studies in each fit (default: all).
-    method : {"FE", "EE", "CE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB"}
+    method : {"FE", "EE", "CE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB", \
+"HSk", "DLIT", "SJIT", "PMM", "GENQ"}
+        GENQ needs ``weights``.
     test : {"z", "knha", "adhoc"}
     level : float
         Confidence level (fraction).
@@ -432,10 +483,14 @@ def fit_arrays(
         Iteration limit for the iterative estimators.
     ll0check : bool
         For ML/REML, set tau^2 = 0 when the likelihood at 0 is larger (as metafor).
+    weights : array-like, shape (m, k) or (k,), optional
+        User weights :math:`a_i \\ge 0` of the pooled estimate (metafor ``rma(weights=)``);
+        default the inverse-variance weights. Only GENQ uses them to estimate tau^2.
 
     Returns
     -------
     FitArrays
+        With ``weights``, ``w`` holds the user weights (0 outside the mask).
 
     Notes
     -----
@@ -447,6 +502,27 @@ def fit_arrays(
     :math:`\\tilde v=(k-1)/\\mathrm{tr}P` (FE: :math:`I^2=\\max(0,100(Q-(k-1))/Q)`,
     :math:`H^2=Q/(k-1)`).
 
+    User weights (metafor ``rma(weights=)``): :math:`\\hat\\mu=\\sum a_iy_i/\\sum a_i`,
+    :math:`\\mathrm{Var}(\\hat\\mu)=s^2_w\\sum a_i^2(v_i+\\tau^2)/(\\sum a_i)^2`, with
+    :math:`s^2_w` (knha, adhoc) from the inverse-variance fit, as metafor computes it; Q,
+    :math:`I^2`, :math:`H^2` and every estimator but GENQ keep the inverse-variance weights.
+
+    HSk is HS with :math:`Q` scaled by :math:`k/(k-1)` (its SE likewise). PMM solves
+    :math:`Q(\\tau^2)=\\chi^2_{k-1,0.5}` (the median), PM :math:`Q(\\tau^2)=k-1`. GENQ is
+    :math:`(Q_a-\\mathrm{tr}(PV))/\\mathrm{tr}P` with :math:`P=A-aa^\\top/\\sum a_i` built from
+    the user weights. DLIT and SJIT are computed as their limits, the PM root: metafor's
+    DLIT (>= 4.6-0) repeats
+    :math:`\\tau^2\\leftarrow\\max(0,(Q(\\tau^2)-\\mathrm{tr}(PV))/\\mathrm{tr}P)` from 0 with
+    :math:`P` at the previous value; as
+    :math:`\\mathrm{tr}(PV)+\\tau^2\\mathrm{tr}P=\\mathrm{tr}(P(V+\\tau^2I))=k-1`, a step adds
+    :math:`(Q(\\tau^2)-(k-1))/\\mathrm{tr}P`, so its fixed points solve :math:`Q(\\tau^2)=k-1`
+    or sit at 0 (metafor's source: "when this converges, same as PM"). SJIT repeats
+    :math:`\\tau^2\\leftarrow\\tau^2Q(\\tau^2)/(k-1)` from the mean squared deviation: a fixed
+    point above 0 solves :math:`Q(\\tau^2)=k-1`, and when :math:`Q(0)\\le k-1` the iteration
+    decays to 0. metafor stops both when a step falls below its ``threshold``; here the
+    root is found to ``tol``. metafor before 4.6-0 iterated DLIT with
+    :math:`(Q-(k-1))/\\mathrm{tr}P`, which has another fixed point.
+
     References
     ----------
     Viechtbauer W (2005). Bias and efficiency of meta-analytic variance estimators in the
@@ -454,6 +530,18 @@ def fit_arrays(
 
     Knapp G, Hartung J (2003). Improved tests for a random effects meta-regression with a
     single covariate. Stat Med 22:2693-2710. doi:10.1002/sim.1482
+
+    DerSimonian R, Kacker R (2007). Random-effects model for meta-analysis of clinical
+    trials: an update. Contemp Clin Trials 28:105-114. doi:10.1016/j.cct.2006.04.004
+
+    Sidik K, Jonkman JN (2005). Simple heterogeneity variance estimation for
+    meta-analysis. J R Stat Soc C 54:367-384. doi:10.1111/j.1467-9876.2005.00489.x
+
+    Hunter JE, Schmidt FL (2004). Methods of meta-analysis: correcting error and bias in
+    research findings, 2nd ed. Sage. doi:10.4135/9781412985031
+
+    Viechtbauer W (2021). Median-unbiased estimators for the amount of heterogeneity in
+    meta-analysis. European Congress of Methodology, Valencia (metafor's PMM; slides).
 
     Examples
     --------
@@ -466,10 +554,13 @@ def fit_arrays(
     method = canonical(method)
     if method not in METHODS or test not in TESTS:
         raise ValueError(f"unknown method {method!r} or test {test!r}")
+    if method == "GENQ" and weights is None:
+        raise ValueError("method 'GENQ' needs user weights: pass weights=")
     with np.errstate(divide="ignore", invalid="ignore"):
         b = _prepare(yi, vi, mask)
         k, km1 = b.k, b.km1
-        tau2, conv = estimate_tau2(b, method, tol=tol, maxiter=maxiter)
+        a = None if weights is None else _user_weights(weights, b)
+        tau2, conv = estimate_tau2(b, method, tol=tol, maxiter=maxiter, a=a)
         w, sw, beta, r = _weighted(b.y, b.v, b.mf, tau2)
         if ll0check and method in FISHER_METHODS:
             # metafor: Fisher scoring may stop at a local maximum below L(0); then tau^2 = 0
@@ -480,7 +571,7 @@ def fit_arrays(
                 if _count(reset):
                     tau2 = np.where(reset, 0.0, tau2)
                     w, sw, beta, r = _weighted(b.y, b.v, b.mf, tau2)
-        se_tau2 = _se_tau2(b, tau2, method, w, sw)
+        se_tau2 = _se_tau2(b, tau2, method, w, sw, a)
         vb = 1.0 / sw
         if test == "z":
             s2w = np.ones_like(vb)
@@ -497,6 +588,13 @@ def fit_arrays(
             s2w = np.where(one, 1.0, s2w)
             df = np.where(one, np.nan, km1)
             crit = np.where(one, special.ndtri(1.0 - (1.0 - level) / 2.0), _t_crit(df, level))
+        if a is not None:
+            # metafor rma(weights=): weighted mean with its sandwich variance; the
+            # Knapp-Hartung factor above stays that of the inverse-variance fit
+            sa = _rsum(a)
+            beta = _rsum(a * b.y) / sa
+            vb = _rsum(a * a * (b.v + tau2[:, None])) / sa**2
+            w = a
         se = np.sqrt(s2w * vb)
         stat = beta / se
         if test == "z":
@@ -552,6 +650,15 @@ def fit_arrays(
         converged=conv,
         w=w,
     )
+
+
+def _user_weights(weights, b: _Base) -> np.ndarray:
+    """User weights as an ``(m, k)`` array, 0 outside the mask (checked by the caller)."""
+    a = np.asarray(weights, dtype=float)
+    if a.ndim == 1:
+        a = a[None, :]
+    a = np.broadcast_to(a, b.y.shape)
+    return a * b.mf
 
 
 @dataclass(frozen=True, eq=False)
@@ -698,9 +805,17 @@ def fit_moderators(
         tau0 = float(y_c @ y_c) / k
         pj, _ = _proj(X, 1.0 / (v + tau0))
         tau2 = tau0 * float(y_c @ pj @ y_c) / (k - p)
-    elif method == "PM":
-        # Paule & Mandel 1982: Q_E(tau2) = k - p
+    elif method == "HSk":
+        # Hunter & Schmidt 2004 with Q_E scaled by k / (k - p) (metafor "HSk")
+        tau2 = (k / (k - p) * rss0 - k) / float(w0.sum())
+    elif method in ("PM", "DLIT", "SJIT"):
+        # Paule & Mandel 1982: Q_E(tau2) = k - p (DLIT and SJIT: their limit, see fit_arrays)
         tau2, conv = _pm_moderators(y_c, v, X, k - p, tol, maxiter)
+    elif method == "PMM":
+        # median-unbiased Paule-Mandel: Q_E(tau2) = median of chi^2(k - p)
+        tau2, conv = _pm_moderators(y_c, v, X, special.chdtri(k - p, 0.5), tol, maxiter)
+    elif method == "GENQ":
+        raise ValueError("method 'GENQ' needs user weights, which meta-regression does not take")
     else:
         tau2, conv = _scoring_moderators(y_c, v, X, max(0.0, tau2_he), method, tol, maxiter)
     tau2 = max(0.0, tau2)

@@ -12,14 +12,29 @@ from collections.abc import Sequence
 
 import numpy as np
 
-MEASURES = ("PR", "PLO", "PAS", "PFT")
-"""Outcome measures for single proportions (metafor's codes)."""
+MEASURES = ("PR", "PLO", "PAS", "PFT", "PLN")
+"""Outcome measures for single proportions (metafor's codes; PLN is the log proportion)."""
 
 SCALES = ("identity", "logit", "cloglog", "arcsine")
 """Generic scales for :func:`metaprop.meta_analysis` (``transform=``)."""
 
-METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB")
-"""Canonical estimator codes for tau^2."""
+METHODS = (
+    "FE",
+    "DL",
+    "REML",
+    "ML",
+    "PM",
+    "HE",
+    "SJ",
+    "HS",
+    "EB",
+    "HSk",
+    "SJIT",
+    "DLIT",
+    "PMM",
+    "GENQ",
+)
+"""Canonical estimator codes for tau^2 (GENQ needs user weights)."""
 
 METHOD_ALIASES = {"EE": "FE", "CE": "FE"}
 """metafor's equal-effects and common-effect codes are the fixed-effect model here."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from metaprop import _validation as val
 from metaprop.batch import fit_masked
+from metaprop.model import refuse_user_weights
 from metaprop.results import Interval
 from metaprop.transforms import back_transform
 
@@ -145,6 +146,7 @@ def bootstrap(
         raise ValueError(
             f"bootstrap refits inverse-variance models only, not method {res.method!r}"
         )
+    refuse_user_weights(res, "the bootstrap")
     level = val.check_level(res.level if level is None else level)
     yi = np.asarray(res.yi, dtype=float)
     vi = np.asarray(res.vi, dtype=float)

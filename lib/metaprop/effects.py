@@ -17,7 +17,7 @@ from metaprop.transforms import transform
 
 __all__ = ["EffectSizes", "escalc", "estimates_to_effects", "study_ci"]
 
-_DEFAULT_ADD = {"PR": 0.5, "PLO": 0.5, "PAS": 0.0, "PFT": 0.0}
+_DEFAULT_ADD = {"PR": 0.5, "PLO": 0.5, "PAS": 0.0, "PFT": 0.0, "PLN": 0.5}
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,7 +35,7 @@ class EffectSizes:
     events, totals : ndarray of int or None
         The counts (None for generic input).
     measure : str
-        ``"PR"``, ``"PLO"``, ``"PAS"``, ``"PFT"`` or ``"GEN"`` (generic).
+        ``"PR"``, ``"PLO"``, ``"PAS"``, ``"PFT"``, ``"PLN"`` or ``"GEN"`` (generic).
     labels : tuple of str
         Study labels.
     add : float
@@ -143,6 +143,10 @@ def _counts_to_effects(ev: np.ndarray, n: np.ndarray, measure: str, add: float, 
             return np.log(p / (1.0 - p)), 1.0 / x + 1.0 / m
     if measure == "PAS":
         return np.arcsin(np.sqrt(p)), 1.0 / (4.0 * nn)
+    if measure == "PLN":
+        # log proportion (metafor escalc "PLN", vtype "LS"): delta-method variance 1/x - 1/n
+        with np.errstate(divide="ignore"):  # 0 events without correction: -inf
+            return np.log(p), 1.0 / x - 1.0 / nn
     # PFT: Freeman & Tukey 1950 double arcsine; variance 1/(4n + 2)
     yi = 0.5 * (np.arcsin(np.sqrt(x / (nn + 1.0))) + np.arcsin(np.sqrt((x + 1.0) / (nn + 1.0))))
     return yi, 1.0 / (4.0 * nn + 2.0)
@@ -168,8 +172,9 @@ def escalc(
     xi, ni : array-like of int or DataFrame, optional
         Events and totals, positionally: ``escalc(events, totals)``. A DataFrame as the
         first argument is the same as ``data=``.
-    measure : {"PLO", "PR", "PAS", "PFT"}
-        Logit (default), raw proportion, arcsine square root, Freeman-Tukey double arcsine.
+    measure : {"PLO", "PR", "PAS", "PFT", "PLN"}
+        Logit (default), raw proportion, arcsine square root, Freeman-Tukey double
+        arcsine, log proportion.
     events, totals : array-like or str, optional
         Events and totals by keyword; column names when ``data`` is given.
     data : DataFrame, optional
@@ -178,7 +183,7 @@ def escalc(
         Study labels (a column name with ``data``).
     add : float, optional
         Continuity correction added to events and non-events. Default as metafor:
-        0.5 for PR and PLO, 0 (none) for PAS and PFT.
+        0.5 for PR, PLO and PLN, 0 (none) for PAS and PFT.
     to : {"only0", "all", "if0all", "none"}
         Studies that get ``add``: those with 0 events or 0 non-events (default), all,
         all if any has a zero, none.
@@ -196,7 +201,8 @@ def escalc(
     -----
     With :math:`x_i` events (after correction) of :math:`n_i`, :math:`p_i=x_i/n_i`:
     PR :math:`y_i=p_i`, :math:`v_i=p_i(1-p_i)/n_i`; PLO :math:`y_i=\\log(p_i/(1-p_i))`,
-    :math:`v_i=1/x_i+1/(n_i-x_i)`; PAS :math:`y_i=\\arcsin\\sqrt{p_i}`,
+    :math:`v_i=1/x_i+1/(n_i-x_i)`; PLN :math:`y_i=\\log p_i`, :math:`v_i=1/x_i-1/n_i`
+    (delta method, metafor's ``vtype="LS"``); PAS :math:`y_i=\\arcsin\\sqrt{p_i}`,
     :math:`v_i=1/(4n_i)`; PFT :math:`y_i=\\tfrac12[\\arcsin\\sqrt{x_i/(n_i+1)}
     +\\arcsin\\sqrt{(x_i+1)/(n_i+1)}]`, :math:`v_i=1/(4n_i+2)`.
 

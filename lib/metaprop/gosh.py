@@ -15,6 +15,7 @@ from scipy import special
 
 from metaprop import _validation as val
 from metaprop.batch import CHUNK_ELEMENTS, fit_masked
+from metaprop.model import refuse_user_weights
 
 __all__ = ["GoshResult", "gosh"]
 
@@ -189,6 +190,7 @@ def gosh(res, subsets=None, seed=None, *, chunk_size=None, progress=None) -> Gos
     """
     if res.method not in val.METHODS:
         raise ValueError(f"gosh refits inverse-variance models only, not method {res.method!r}")
+    refuse_user_weights(res, "GOSH")
     k = int(res.k)
     if k < 2:
         raise ValueError(f"GOSH needs at least 2 studies, got k = {k}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -34,6 +35,7 @@ def meta_prop(
     to: str = "only0",
     tol: float = 1e-10,
     maxiter: int = 1000,
+    weights=None,
 ) -> MetaResult:
     """Meta-analysis of single proportions from event counts (metafor ``escalc`` + ``rma``).
 
@@ -49,10 +51,12 @@ def meta_prop(
         Table holding the named columns.
     labels : array-like of str or str, optional
         Study labels (a column name with a DataFrame).
-    measure : {"PLO", "PR", "PAS", "PFT"}
-        Analysis scale: logit (default), raw, arcsine square root, Freeman-Tukey.
-    method : {"REML", "DL", "ML", "PM", "HE", "SJ", "HS", "EB", "FE", "EE", "CE"}
-        Estimator of tau^2; FE (alias EE, CE) is the fixed-effect model.
+    measure : {"PLO", "PR", "PAS", "PFT", "PLN"}
+        Analysis scale: logit (default), raw, arcsine square root, Freeman-Tukey, log.
+    method : {"REML", "DL", "ML", "PM", "HE", "SJ", "HS", "EB", "HSk", "SJIT", "DLIT", \
+"PMM", "GENQ", "FE", "EE", "CE"}
+        Estimator of tau^2 (metafor's codes; see ``metaprop._engine.fit_arrays`` for the
+        definitions); FE (alias EE, CE) is the fixed-effect model.
     test : {"z", "knha", "adhoc"}
         Normal test, Hartung-Knapp(-Sidik-Jonkman) with t(k-1), or Hartung-Knapp with
         the ad hoc floor of 1 on its scaling factor.
@@ -65,15 +69,22 @@ def meta_prop(
     tol, maxiter : float, int
         Convergence tolerance (absolute, on tau^2) and iteration limit of the iterative
         estimators.
+    weights : array-like of float or str, optional
+        User weights of the pooled estimate (metafor ``rma(weights=)``), finite and
+        >= 0 with a positive sum (a column name with a DataFrame). Default: the
+        inverse-variance weights. Required by ``method="GENQ"``, the only estimator of
+        tau^2 that uses them.
 
     Returns
     -------
     MetaResult
+        With ``weights``, ``weights`` holds the user weights in percent.
 
     Raises
     ------
     ValueError
-        Bad counts (naming the study and value), unknown measure, method or test.
+        Bad counts or weights (naming the study and value), unknown measure, method or
+        test, GENQ without weights.
 
     Notes
     -----
@@ -105,8 +116,11 @@ def meta_prop(
         xi, ni, measure, events=events, totals=totals, data=data, labels=labels, add=add, to=to
     )
     _check_finite_effects(es)
-    fa = fit_arrays(es.yi, es.vi, None, method_c, test, level, tol=tol, maxiter=maxiter)
-    return build_result(fa, 0, es, ni=es.totals.astype(float), method_requested=method)
+    a = _check_weights(weights, data if data is not None else xi, es.labels, method_c)
+    fa = fit_arrays(es.yi, es.vi, None, method_c, test, level, tol=tol, maxiter=maxiter, weights=a)
+    return _with_weights_note(
+        build_result(fa, 0, es, ni=es.totals.astype(float), method_requested=method), a
+    )
 
 
 def meta_analysis(
@@ -126,6 +140,7 @@ def meta_analysis(
     ni=None,
     tol: float = 1e-10,
     maxiter: int = 1000,
+    weights=None,
 ) -> MetaResult:
     """Meta-analysis of generic effect sizes (metafor ``rma(yi, vi)``).
 
@@ -146,7 +161,7 @@ def meta_analysis(
         Default: the scale of an EffectSizes, else ``"identity"``.
     ni : array-like, optional
         Sample sizes (required for ``transform="PFT"``: harmonic mean).
-    tol, maxiter
+    tol, maxiter, weights
         As :func:`meta_prop`.
 
     Returns
@@ -216,8 +231,61 @@ def meta_analysis(
         to=to,
         transform=transform,
     )
-    fa = fit_arrays(es.yi, es.vi, None, method_c, test, level, tol=tol, maxiter=maxiter)
-    return build_result(fa, 0, es, ni=ni_arr, method_requested=method)
+    frame = data if data is not None else (y if val.is_frame(y) else None)
+    a = _check_weights(weights, frame, labs, method_c)
+    fa = fit_arrays(es.yi, es.vi, None, method_c, test, level, tol=tol, maxiter=maxiter, weights=a)
+    return _with_weights_note(build_result(fa, 0, es, ni=ni_arr, method_requested=method), a)
+
+
+def _check_weights(weights, data, labels: tuple[str, ...], method: str) -> np.ndarray | None:
+    """User weights as a float array (None when not given), checked as metafor does.
+
+    ``data`` is the DataFrame of the call, if any (then ``weights`` may name a column).
+    """
+    if weights is None:
+        if method == "GENQ":
+            raise ValueError("method 'GENQ' needs user weights: pass weights=")
+        return None
+    if isinstance(weights, str):
+        if not val.is_frame(data):
+            raise ValueError(f"weights={weights!r} names a column, but no DataFrame was given")
+        weights = val.frame_columns(data, weights=weights)["weights"]
+    k = len(labels)
+    seq = val._array1d(weights, "weights")
+    if seq.shape[0] != k:
+        raise ValueError(f"length mismatch: {k} studies but {seq.shape[0]} weights")
+    a = np.array(val._float_array(seq, "weights", labels), dtype=float)  # a private copy
+    for i, x in enumerate(a):
+        if not (np.isfinite(x) and x >= 0):
+            raise ValueError(
+                f"study at index {i} ({labels[i]!r}): weights must be finite and >= 0, "
+                f"got {float(x)!r}"
+            )
+    if not a.sum() > 0:
+        raise ValueError("weights are all 0: at least one study needs a positive weight")
+    a.flags.writeable = False
+    return a
+
+
+def _with_weights_note(res: MetaResult, a) -> MetaResult:
+    """Record the user weights, with a note, in the result."""
+    if a is None:
+        return res
+    note = (
+        "user-supplied weights: the pooled estimate is their weighted mean, with the "
+        "variance sum a_i^2 (v_i + tau^2) / (sum a_i)^2 (metafor rma(weights=))"
+    )
+    return dataclasses.replace(res, notes=(*res.notes, note), user_weights=a)
+
+
+def refuse_user_weights(res, what: str) -> None:
+    """Raise ValueError for a fit with user weights: ``what`` refits with
+    inverse-variance weights only, so its answer would not belong to that fit."""
+    if getattr(res, "user_weights", None) is not None:
+        raise ValueError(
+            f"{what} is not available for a fit with user weights (weights=): it refits "
+            "with inverse-variance weights; fit without weights to use it"
+        )
 
 
 def _check_finite_effects(es: EffectSizes) -> None:

@@ -910,6 +910,7 @@ def _scale_name(res):
         "PAS": "arcsine",
         "arcsine": "arcsine",
         "PFT": "Freeman-Tukey",
+        "PLN": "log",
         "cloglog": "complementary log-log",
     }.get(res.transform, res.transform)
 

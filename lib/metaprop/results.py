@@ -34,6 +34,7 @@ _SCALE_NAMES = {
     "PLO": "logit",
     "PAS": "arcsine square root",
     "PFT": "Freeman-Tukey double arcsine",
+    "PLN": "log proportion",
     "identity": "identity",
     "logit": "logit",
     "cloglog": "complementary log-log, log(-log S)",
@@ -141,6 +142,9 @@ class MetaResult:
         The iterative estimator converged (True for closed forms).
     notes : tuple of str
         What could not be estimated and why (k = 1, k = 2, non-convergence).
+    user_weights : ndarray or None
+        The weights given with ``weights=`` (metafor ``rma(weights=)``), None for
+        inverse-variance weights.
 
     Notes
     -----
@@ -207,6 +211,7 @@ class MetaResult:
     pi: Interval
     converged: bool
     notes: tuple[str, ...]
+    user_weights: np.ndarray | None = None
 
     # ------------------------------------------------------------------ intervals
     def _back(self, low: float, high: float) -> Interval:
@@ -298,6 +303,12 @@ class MetaResult:
         """
         if self.method in ("FE", "GLMM") or self.k < 2:
             return Interval(np.nan, np.nan)
+        if self.method == "GENQ":
+            # metafor's confint() inverts the generalised Q (Jackson 2013), not done here
+            raise ValueError(
+                "the tau^2 interval of a GENQ fit is not available; use Q-profile "
+                "(fit with another method) instead"
+            )
         lvl = self.level if level is None else val.check_level(level)
         low, high, _ = q_profile(self.yi, self.vi, None, [self.tau2], lvl)
         return Interval(float(low[0]), float(high[0]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from metaprop.batch import fit_masked
+from metaprop.model import refuse_user_weights
 
 __all__ = ["cumulative", "leave_one_out"]
 
@@ -25,6 +26,7 @@ def _check(res, what: str) -> int:
             f"{what} is not available for the GLMM (as in metafor); run it on an "
             "inverse-variance fit, e.g. meta_prop(..., measure='PLO')"
         )
+    refuse_user_weights(res, what)
     return len(res.yi)
 
 

@@ -13,7 +13,7 @@ from scipy import special
 
 from metaprop._engine import fit_arrays, fit_moderators
 from metaprop.effects import EffectSizes
-from metaprop.model import build_result
+from metaprop.model import build_result, refuse_user_weights
 
 __all__ = [
     "EggerResult",
@@ -186,6 +186,7 @@ def _not_glmm(res, what: str) -> None:
             f"{what} is not available for the GLMM (as in metafor); run it on an "
             "inverse-variance fit, e.g. meta_prop(..., measure='PLO')"
         )
+    refuse_user_weights(res, what)
 
 
 def _need_three(res, what: str) -> int:
@@ -453,13 +454,22 @@ def trim_and_fill(res, estimator: str = "L0", side: str | None = None, *, maxite
     -----
     On the side where studies are missing, the effects are centred at the pooled
     estimate of the studies that remain after trimming the :math:`k_0` most extreme
-    ones, the absolute centred values ranked (ties by position), and :math:`k_0`
+    ones, the absolute centred values ranked (ties by position, as R's
+    ``rank(ties.method = "first")`` after a stable sort, which metafor uses), and :math:`k_0`
     re-estimated until it stops changing:
     :math:`L_0=[4S_r-k(k+1)]/(2k-1)` with :math:`S_r` the sum of the positive signed
     ranks, :math:`R_0=k-r-1` with :math:`r` the largest negative rank in absolute
     value; both rounded and floored at 0. The :math:`k_0` trimmed studies are mirrored
     about the last pooled estimate and the model is refitted to all
     :math:`k+k_0` studies with the same method and, as metafor, the z test.
+
+    Unlike metafor, a centred effect within rounding of 0 (16 k machine epsilons of the
+    largest absolute effect) counts as 0, and effects that are all equal choose the left
+    side. Where every effect is equal (e.g. every study at 100% on the arcsine scale) the
+    centred values are otherwise rounding noise of the pooled estimate whose signs decide
+    :math:`k_0`: metafor's answer then depends on the order of the studies and its
+    floating-point arithmetic (for totals 48, 47, 9 all at 100%, FE: k0 = 2 right, 0 left,
+    0 right, or no convergence across the six orders). Here such data give :math:`k_0=0`.
     ``PFT`` estimates are back-transformed with the harmonic mean of the observed totals.
 
     References
@@ -489,8 +499,13 @@ def trim_and_fill(res, estimator: str = "L0", side: str | None = None, *, maxite
                 "cannot choose the side: every study has the same standard error, so the "
                 "regression on the standard errors has no slope; pass side='left' or 'right'"
             )
-        slope = _regress(res, np.sqrt(v0), res.method, "z").beta[1]
-        side = "right" if slope < 0 else "left"
+        if np.ptp(y0) <= _rounding(y0):
+            # equal effects: the slope is 0 (its computed sign is rounding), and metafor
+            # takes the left side when the slope is not negative
+            side = "left"
+        else:
+            slope = _regress(res, np.sqrt(v0), res.method, "z").beta[1]
+            side = "right" if slope < 0 else "left"
     sign = -1.0 if side == "right" else 1.0
     order = np.argsort(sign * y0, kind="stable")
     y = sign * y0[order]
@@ -504,6 +519,9 @@ def trim_and_fill(res, estimator: str = "L0", side: str | None = None, *, maxite
         keep = np.arange(k) < k - k0
         beta = float(fit_arrays(y, v, keep, res.method, "z", res.level).beta[0])
         centred = y - beta
+        # an effect equal to the pooled estimate up to rounding lies on it (sign 0, as R's
+        # sign(0)): otherwise the last bits of the weighted mean would decide its side
+        centred[np.abs(centred) <= _rounding(y)] = 0.0
         ranks = np.empty(k)
         ranks[np.argsort(np.abs(centred), kind="stable")] = np.arange(1, k + 1)
         signed = np.sign(centred) * ranks
@@ -511,8 +529,8 @@ def trim_and_fill(res, estimator: str = "L0", side: str | None = None, *, maxite
             neg = -signed[signed < 0]
             if neg.size == 0:
                 raise ValueError(
-                    "R0 is undefined: every study lies on one side of the pooled estimate; "
-                    "use estimator='L0'"
+                    "R0 is undefined: every study lies on one side of the pooled estimate "
+                    "(or on it); use estimator='L0'"
                 )
             # Duval & Tweedie 2000, R0 = gamma* - 1: length of the rightmost run of
             # positive ranks (k minus the largest negative rank), less one
@@ -534,6 +552,14 @@ def trim_and_fill(res, estimator: str = "L0", side: str | None = None, *, maxite
     filled_vi = v[k - k0 :]
     result = _refit(res, np.concatenate([y0, filled_yi]), np.concatenate([v0, filled_vi]), k0)
     return TrimFillResult(k0, side, filled_yi, filled_vi, result)
+
+
+def _rounding(y: np.ndarray) -> float:
+    """Rounding error of a weighted mean of ``y`` (a bound: 16 k machine epsilons of max|y|).
+
+    Effects closer than this to the pooled estimate are taken to lie on it.
+    """
+    return 16.0 * y.size * np.finfo(float).eps * float(np.max(np.abs(y)))
 
 
 def _refit(res, yi, vi, k0):

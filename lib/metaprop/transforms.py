@@ -16,6 +16,7 @@ _SCALE_OF = {
     "PLO": "logit",
     "PAS": "arcsine",
     "PFT": "PFT",
+    "PLN": "log",
     "identity": "identity",
     "logit": "logit",
     "cloglog": "cloglog",
@@ -58,7 +59,7 @@ def transform(p, measure: str, ni=None):
     ----------
     p : float or array-like
         Proportions in [0, 1] (for ``cloglog``: survival probabilities S).
-    measure : {"PR", "PLO", "PAS", "PFT", "identity", "logit", "cloglog", "arcsine"}
+    measure : {"PR", "PLO", "PAS", "PFT", "PLN", "identity", "logit", "cloglog", "arcsine"}
         metafor measure code or generic scale name.
     ni : array-like, optional
         Sample sizes; ``PFT`` uses their harmonic mean.
@@ -70,9 +71,9 @@ def transform(p, measure: str, ni=None):
 
     Notes
     -----
-    PR / identity: :math:`p`; PLO / logit: :math:`\\log(p/(1-p))`; PAS / arcsine:
-    :math:`\\arcsin\\sqrt{p}`; cloglog: :math:`\\log(-\\log p)`; PFT at the harmonic mean
-    :math:`\\bar n` of ``ni``, with :math:`x = p\\bar n`:
+    PR / identity: :math:`p`; PLN: :math:`\\log p`; PLO / logit: :math:`\\log(p/(1-p))`;
+    PAS / arcsine: :math:`\\arcsin\\sqrt{p}`; cloglog: :math:`\\log(-\\log p)`; PFT at the
+    harmonic mean :math:`\\bar n` of ``ni``, with :math:`x = p\\bar n`:
     :math:`\\tfrac12[\\arcsin\\sqrt{x/(\\bar n+1)}+\\arcsin\\sqrt{(x+1)/(\\bar n+1)}]`.
 
     References
@@ -99,6 +100,8 @@ def transform(p, measure: str, ni=None):
             out = np.arcsin(np.sqrt(x))
         elif scale == "cloglog":
             out = np.log(-np.log(x))
+        elif scale == "log":
+            out = np.log(x)
         else:
             out = _pft(x, _harmonic_mean(ni))
     return _out(out)
@@ -111,7 +114,7 @@ def back_transform(x, measure: str, ni=None):
     ----------
     x : float or array-like
         Values on the transformed scale (estimates or interval bounds).
-    measure : {"PR", "PLO", "PAS", "PFT", "identity", "logit", "cloglog", "arcsine"}
+    measure : {"PR", "PLO", "PAS", "PFT", "PLN", "identity", "logit", "cloglog", "arcsine"}
         metafor measure code or generic scale name.
     ni : array-like, optional
         Sample sizes of the studies in the fit (required for ``PFT``).
@@ -119,12 +122,12 @@ def back_transform(x, measure: str, ni=None):
     Returns
     -------
     float or ndarray
-        Proportions. ``PR``/identity are not clipped (a bound may fall outside [0, 1],
-        as in metafor); ``PLO``, ``PAS``, ``PFT`` and cloglog lie in [0, 1].
+        Proportions. ``PR``/identity and ``PLN`` are not clipped (a bound may fall
+        outside [0, 1], as in metafor); ``PLO``, ``PAS``, ``PFT`` and cloglog lie in [0, 1].
 
     Notes
     -----
-    PLO: :math:`1/(1+e^{-x})`. PAS: :math:`\\sin^2 x`, 0 for :math:`x<0` and 1 for
+    PLO: :math:`1/(1+e^{-x})`. PLN: :math:`e^x`. PAS: :math:`\\sin^2 x`, 0 for :math:`x<0` and 1 for
     :math:`x>\\pi/2` (metafor ``transf.iarcsin``). cloglog: :math:`S=\\exp(-e^{x})`
     (decreasing: the bounds of an interval swap). PFT: Miller's inversion at the harmonic
     mean :math:`\\bar n` of the sample sizes (metafor ``transf.ipft.hm``),
@@ -160,6 +163,8 @@ def back_transform(x, measure: str, ni=None):
         out = np.where(t < 0.0, 0.0, np.where(t > np.pi / 2, 1.0, np.sin(t) ** 2))
     elif scale == "cloglog":
         out = np.exp(-np.exp(t))
+    elif scale == "log":
+        out = np.exp(t)  # metafor transf=exp: not clipped at 1
     else:
         out = _ipft(t, _harmonic_mean(ni))
     return _out(np.asarray(out, dtype=float))
