@@ -1,9 +1,11 @@
 """metaprop is its own distribution: the wheel installs without the review and runs the
-README's quick start in a fresh virtual environment."""
+README's quick start in a fresh virtual environment; the sdist and the wheel built from it
+pass `twine check --strict` and carry the licence, changelog and citation."""
 
 import re
 import subprocess
 import sys
+import tarfile
 import venv
 import zipfile
 from pathlib import Path
@@ -70,3 +72,49 @@ def test_wheel_installs_into_fresh_venv_and_runs_readme_example(wheel, tmp_path)
         cwd=tmp_path,
     )
     assert str(env_dir) in where.stdout
+
+
+@pytest.fixture(scope="module")
+def dists(tmp_path_factory) -> list[Path]:
+    """The sdist and the wheel built from it, as `python -m build` makes them for PyPI."""
+    out = tmp_path_factory.mktemp("dists")
+    run = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    (sdist,) = out.glob("metaprop-*.tar.gz")
+    (wheel,) = out.glob("metaprop-*.whl")
+    return [sdist, wheel]
+
+
+@pytest.mark.slow
+def test_twine_check_strict_passes(dists):
+    run = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, dists)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("PASSED") == 2, run.stdout
+
+
+@pytest.mark.slow
+def test_distributions_carry_licence_changelog_and_citation(dists):
+    sdist, wheel = dists
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    assert {"LICENSE", "lib/metaprop/CHANGELOG.md", "lib/metaprop/CITATION.cff"} <= names
+    assert not [n for n in names if n.startswith("tests/")], "the review's tests leaked"
+    wheel_names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"metaprop/CHANGELOG.md", "metaprop/CITATION.cff"} <= wheel_names
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel_names)
+    metadata = next(
+        zipfile.ZipFile(wheel).read(n).decode()
+        for n in wheel_names
+        if n.endswith(".dist-info/METADATA")
+    )
+    assert "License-Expression: MIT" in metadata
+    assert "example.invalid" not in metadata
