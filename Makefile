@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock book test test-fast lint format validate bench release links clean system-deps
+.PHONY: help venv lock book docs test test-fast lint format validate bench release links clean system-deps
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -29,6 +29,12 @@ lock:  ## re-pin requirements.lock from requirements.in (then commit both)
 
 book: $(STAMP)  ## validate data/, execute every chapter and build the site into _build/html
 	$(PY) -m review build
+
+# metaprop's API reference, its own Sphinx site (docs/metaprop); warnings are errors.
+# The same command runs in tests/test_api_docs.py and in CI (.github/workflows/ci.yml).
+API_OUT := _build/api
+docs: $(STAMP)  ## build metaprop's API reference site into _build/api (warnings are errors)
+	$(PY) -m sphinx -W -n --keep-going -q -b html -d $(API_OUT)/.doctrees docs/metaprop $(API_OUT)/html
 
 test: $(STAMP)  ## run the whole test suite (the command CI runs)
 	$(PY) -m pytest
