@@ -42,12 +42,13 @@ test: $(STAMP)  ## run the whole test suite (the command CI runs)
 test-fast: $(STAMP)  ## tests without the slow, R and browser ones
 	$(PY) -m pytest -m "not slow and not needs_r and not browser"
 
-lint: $(STAMP)  ## ruff on lib/, tests/, benchmarks/ and the chapters' code cells
-	$(VENV)/bin/ruff check lib tests benchmarks scripts
-	$(VENV)/bin/ruff format --check lib tests benchmarks scripts
+lint: $(STAMP)  ## ruff on lib/, tests/, benchmarks/, scripts/, docs/ and the chapters' code cells
+	$(VENV)/bin/ruff check lib tests benchmarks scripts docs
+	$(VENV)/bin/ruff format --check lib tests benchmarks scripts docs
+	$(PY) scripts/lint_chapters.py
 
 format: $(STAMP)  ## format the code with ruff
-	$(VENV)/bin/ruff format lib tests benchmarks scripts
+	$(VENV)/bin/ruff format lib tests benchmarks scripts docs
 
 validate: $(STAMP)  ## check data/ against the schema
 	$(PY) -m review validate data
