@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock book test test-fast lint format validate bench release links clean system-deps
+.PHONY: help venv lock book docs test test-fast lint format validate bench release links clean system-deps
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -30,18 +30,25 @@ lock:  ## re-pin requirements.lock from requirements.in (then commit both)
 book: $(STAMP)  ## validate data/, execute every chapter and build the site into _build/html
 	$(PY) -m review build
 
+# metaprop's API reference, its own Sphinx site (docs/metaprop); warnings are errors.
+# The same command runs in tests/test_api_docs.py and in CI (.github/workflows/ci.yml).
+API_OUT := _build/api
+docs: $(STAMP)  ## build metaprop's API reference site into _build/api (warnings are errors)
+	$(PY) -m sphinx -W -n --keep-going -q -b html -d $(API_OUT)/.doctrees docs/metaprop $(API_OUT)/html
+
 test: $(STAMP)  ## run the whole test suite (the command CI runs)
 	$(PY) -m pytest
 
 test-fast: $(STAMP)  ## tests without the slow, R and browser ones
 	$(PY) -m pytest -m "not slow and not needs_r and not browser"
 
-lint: $(STAMP)  ## ruff on lib/, tests/, benchmarks/ and the chapters' code cells
-	$(VENV)/bin/ruff check lib tests benchmarks scripts
-	$(VENV)/bin/ruff format --check lib tests benchmarks scripts
+lint: $(STAMP)  ## ruff on lib/, tests/, benchmarks/, scripts/, docs/ and the chapters' code cells
+	$(VENV)/bin/ruff check lib tests benchmarks scripts docs
+	$(VENV)/bin/ruff format --check lib tests benchmarks scripts docs
+	$(PY) scripts/lint_chapters.py
 
 format: $(STAMP)  ## format the code with ruff
-	$(VENV)/bin/ruff format lib tests benchmarks scripts
+	$(VENV)/bin/ruff format lib tests benchmarks scripts docs
 
 validate: $(STAMP)  ## check data/ against the schema
 	$(PY) -m review validate data
