@@ -15,7 +15,7 @@ from metaprop.effects import (
     estimates_to_effects,
     study_ci,
 )
-from metaprop.glmm import meta_prop_glmm
+from metaprop.glmm import GlmmResult, meta_prop_glmm
 from metaprop.gosh import GoshResult, gosh
 from metaprop.model import (
     meta_analysis,
@@ -63,6 +63,7 @@ __all__ = [
     "meta_analysis",
     "meta_prop",
     "meta_prop_glmm",
+    "GlmmResult",
     # Bayesian binomial-normal model (issue 21)
     "BayesResult",
     "meta_prop_bayes",
