@@ -16,6 +16,7 @@ from metaprop.effects import (
     study_ci,
 )
 from metaprop.glmm import GlmmResult, meta_prop_glmm
+from metaprop.glmm_regression import GlmmRegressionResult, meta_regression_glmm
 from metaprop.gosh import GoshResult, gosh
 from metaprop.model import (
     meta_analysis,
@@ -64,6 +65,8 @@ __all__ = [
     "meta_prop",
     "meta_prop_glmm",
     "GlmmResult",
+    "GlmmRegressionResult",
+    "meta_regression_glmm",
     # Bayesian binomial-normal model (issue 21)
     "BayesResult",
     "meta_prop_bayes",
