@@ -83,9 +83,9 @@ cumul_collapse <- function(d) {
       })
       plain <- cumul(rma(yi, vi, data = es, method = method, control = CONTROL),
                      order = d$year)
+      # without collapse (one row per study, ties in input order), for comparison
       out[[length(out) + 1]] <- list(measure = measure, method = method, rows = rows,
-                                     plain_estimate = as.numeric(plain$estimate),
-                                     plain_order = as.numeric(plain$order))
+                                     plain_estimate = as.numeric(plain$estimate))
     }
   }
   out

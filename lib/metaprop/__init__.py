@@ -28,6 +28,7 @@ from metaprop.plotting import (
     leave_one_out_plot,
     subgroup_forest_plot,
 )
+from metaprop.profile import tau2_profile_ci
 from metaprop.results import (
     Interval,
     MetaResult,
@@ -67,6 +68,7 @@ __all__ = [
     "GlmmResult",
     "GlmmRegressionResult",
     "meta_regression_glmm",
+    "tau2_profile_ci",
     # Bayesian binomial-normal model (issue 21)
     "BayesResult",
     "meta_prop_bayes",
