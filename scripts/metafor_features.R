@@ -12,7 +12,7 @@
 #              design matrix X (model.matrix, intercept first) it was given
 #   tau2_pl    confint(rma(yi, vi, method = ML or REML), type = "PL") at levels 95% and 90%
 #   cumul_collapse
-#              metafor 3.8 has no cumul(collapse = TRUE) (it came with metafor 4.0), so each
+#              metafor 3.8 has no cumul(collapse = TRUE) (it came with metafor 4.8-0), so each
 #              row is rma() refitted to the studies whose year is <= the row's year: what
 #              cumul(collapse = TRUE) computes (metafor's R/cumul.rma.uni.r: for the i-th
 #              distinct order value, incl <- is.element(orvar, uorvar[1:i])).
