@@ -49,6 +49,14 @@ def test_fields_are_consistent():
     assert f"{res.qe_lrt:.4f}" in " ".join(res.notes)
 
 
+def test_tests_are_in_the_table():
+    res = mp.meta_prop_glmm([16, 10, 4, 43, 10, 25], [17, 12, 8, 58, 10, 42])
+    row = res.to_frame().iloc[0]
+    for field in (*FIELDS, "qe_df"):
+        assert row[field] == getattr(res, field)
+    assert row["estimate"] == res.estimate
+
+
 def test_lrt_by_hand():
     """LRT = 2 [saturated - common] binomial log-likelihoods, here by scipy's pmf."""
     x, n = np.array([3, 8, 1, 12]), np.array([20, 22, 15, 30])

@@ -112,6 +112,26 @@ class GlmmResult(MetaResult):
     qe_lrt_pvalue: float
     qe_df: int
 
+    def to_dict(self) -> dict:
+        """:meth:`MetaResult.to_dict` with the two heterogeneity tests added.
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> d = mp.meta_prop_glmm([16, 10, 4, 43, 10], [17, 12, 8, 58, 10]).to_dict()
+        >>> d["qe_df"], d["qe_wald"] == d["q"]
+        (4, True)
+        """
+        out = MetaResult.to_dict(self)  # slots dataclass: no zero-argument super()
+        out.update(
+            qe_wald=float(self.qe_wald),
+            qe_wald_pvalue=float(self.qe_wald_pvalue),
+            qe_lrt=float(self.qe_lrt),
+            qe_lrt_pvalue=float(self.qe_lrt_pvalue),
+            qe_df=int(self.qe_df),
+        )
+        return out
+
 
 def _modes(beta, tau, x, n, u0):
     """Conditional modes of the random effects (safeguarded Newton, all studies at once).
