@@ -15,7 +15,8 @@ from metaprop.effects import (
     estimates_to_effects,
     study_ci,
 )
-from metaprop.glmm import meta_prop_glmm
+from metaprop.glmm import GlmmResult, meta_prop_glmm
+from metaprop.glmm_regression import GlmmRegressionResult, meta_regression_glmm
 from metaprop.gosh import GoshResult, gosh
 from metaprop.model import (
     meta_analysis,
@@ -27,6 +28,7 @@ from metaprop.plotting import (
     leave_one_out_plot,
     subgroup_forest_plot,
 )
+from metaprop.profile import tau2_profile_ci
 from metaprop.results import (
     Interval,
     MetaResult,
@@ -63,6 +65,10 @@ __all__ = [
     "meta_analysis",
     "meta_prop",
     "meta_prop_glmm",
+    "GlmmResult",
+    "GlmmRegressionResult",
+    "meta_regression_glmm",
+    "tau2_profile_ci",
     # Bayesian binomial-normal model (issue 21)
     "BayesResult",
     "meta_prop_bayes",

@@ -17,7 +17,7 @@ from metaprop._validation import check_choice, check_counts, check_level
 from metaprop.effects import _resolve_counts, escalc
 from metaprop.results import Interval, MetaResult
 
-__all__ = ["glmm_profile_ci", "meta_prop_glmm"]
+__all__ = ["GlmmResult", "glmm_profile_ci", "meta_prop_glmm"]
 
 N_AGQ = 7
 """Quadrature points per study (metafor's default ``nAGQ = 7``)."""
@@ -66,6 +66,73 @@ class GlmmFit:
     vt: float
 
 
+@dataclass(frozen=True, eq=False, slots=True)
+class GlmmResult(MetaResult):
+    """A binomial-normal GLMM fit: a :class:`MetaResult` with both heterogeneity tests.
+
+    Built by :func:`meta_prop_glmm`. ``q``, ``q_df`` and ``q_pvalue`` repeat the Wald
+    test (metafor prints it first); the fields below hold both tests as metafor's
+    ``rma.glmm`` returns them.
+
+    Parameters
+    ----------
+    *fields
+        Those of :class:`MetaResult`, then:
+    qe_wald, qe_wald_pvalue : float
+        Wald test of the saturated against the common-proportion logistic model
+        (metafor ``QE.Wld``, ``QEp.Wld``).
+    qe_lrt, qe_lrt_pvalue : float
+        Likelihood-ratio test of the same two models (metafor ``QE.LRT``, ``QEp.LRT``).
+    qe_df : int
+        Their degrees of freedom, k - 1.
+
+    Notes
+    -----
+    Both statistics compare fixed-effects logistic models: one logit per study against
+    one common logit (Stijnen et al. 2010; metafor ``rma.glmm``). They are referred to
+    :math:`\\chi^2_{k-1}`.
+
+    References
+    ----------
+    Stijnen T, Hamza TH, Ozdemir P (2010). Random effects meta-analysis of event outcome
+    in the framework of the generalized linear mixed model with applications in sparse
+    data. Stat Med 29:3046-3067. doi:10.1002/sim.4040
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop_glmm([16, 10, 4, 43, 10], [17, 12, 8, 58, 10])
+    >>> res.qe_df, bool(res.qe_lrt > 0), res.qe_wald == res.q
+    (4, True, True)
+    """
+
+    qe_wald: float
+    qe_wald_pvalue: float
+    qe_lrt: float
+    qe_lrt_pvalue: float
+    qe_df: int
+
+    def to_dict(self) -> dict:
+        """:meth:`MetaResult.to_dict` with the two heterogeneity tests added.
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> d = mp.meta_prop_glmm([16, 10, 4, 43, 10], [17, 12, 8, 58, 10]).to_dict()
+        >>> d["qe_df"], d["qe_wald"] == d["q"]
+        (4, True)
+        """
+        out = MetaResult.to_dict(self)  # slots dataclass: no zero-argument super()
+        out.update(
+            qe_wald=float(self.qe_wald),
+            qe_wald_pvalue=float(self.qe_wald_pvalue),
+            qe_lrt=float(self.qe_lrt),
+            qe_lrt_pvalue=float(self.qe_lrt_pvalue),
+            qe_df=int(self.qe_df),
+        )
+        return out
+
+
 def _modes(beta, tau, x, n, u0):
     """Conditional modes of the random effects (safeguarded Newton, all studies at once).
 
@@ -100,19 +167,31 @@ def _h(eta, u, x, n):
 def _loglik(beta, tau, x, n, logc, u0):
     """Marginal log-likelihood by adaptive Gauss-Hermite quadrature, and its gradient.
 
-    Returns ``(loglik, d/dbeta, d/dtau, modes)``. The gradient is the exact derivative of
-    the quadrature approximation (the mode and the scale move with the parameters:
+    Returns ``(loglik, d/dbeta, d/dtau, modes)`` for the common logit ``beta``; see
+    :func:`_loglik_terms`.
+    """
+    ll, g_eta, g_t, u_hat = _loglik_terms(np.full(len(x), beta), tau, x, n, logc, u0)
+    return ll, float(g_eta.sum()), g_t, u_hat
+
+
+def _loglik_terms(eta0, tau, x, n, logc, u0):
+    """Marginal log-likelihood with a linear predictor per study, and its gradient.
+
+    ``eta0`` (shape (k,)) is each study's fixed part of the logit (``beta`` for the
+    intercept-only model, :math:`x_i^T\\beta` with moderators). Returns
+    ``(loglik, d/deta0 per study, d/dtau, modes)``. The gradient is the exact derivative
+    of the quadrature approximation (the mode and the scale move with the parameters:
     implicit differentiation of the mode equation).
     """
-    u_hat = _modes(beta, tau, x, n, u0)
-    eta_hat = beta + tau * u_hat
+    u_hat = _modes(eta0, tau, x, n, u0)
+    eta_hat = eta0 + tau * u_hat
     mu_hat = special.expit(eta_hat)
     s = n * mu_hat * (1.0 - mu_hat)
     d = 1.0 + tau * tau * s
     sigma = 1.0 / np.sqrt(d)
     # nodes u_j = u_hat + sigma z_j, shape (k, 7)
     u = u_hat[:, None] + sigma[:, None] * _NODES
-    eta = beta + tau * u
+    eta = eta0[:, None] + tau * u
     h0 = _h(eta_hat, u_hat, x, n)
     a = _h(eta, u, x[:, None], n[:, None]) - h0[:, None] + _HALF_Z2 + _LOG_WEIGHTS
     amax = a.max(axis=1)
@@ -139,7 +218,7 @@ def _loglik(beta, tau, x, n, logc, u0):
     g_t = -0.5 * dd_dt / d + np.sum(
         pi * (resid * u + dh_du * (du_dt[:, None] + _NODES * dsig_dt[:, None])), axis=1
     )
-    return ll, float(g_b.sum()), float(g_t.sum()), u_hat
+    return ll, g_b, float(g_t.sum()), u_hat
 
 
 class _Objective:
@@ -361,10 +440,11 @@ def meta_prop_glmm(events, totals=None, *, data=None, labels=None, level=0.95, t
 
     Returns
     -------
-    MetaResult
+    GlmmResult
         ``method="GLMM"``, ``measure="PLO"``; ``estimate_t`` is the pooled logit,
         ``se_t`` its standard error, ``tau2`` the variance of the study logits, ``q`` the
-        Wald test of heterogeneity (the likelihood-ratio test is in ``notes``), ``ci`` the
+        Wald test of heterogeneity (``qe_wald``; the likelihood-ratio test is
+        ``qe_lrt`` with p-value ``qe_lrt_pvalue``), ``ci`` the
         Wald (z) interval and ``pi`` the prediction interval
         :math:`\\hat\\beta\\pm z\\sqrt{SE^2+\\hat\\tau^2}`, both back-transformed.
         ``weights`` are NaN: metafor defines no study weights for this model.
@@ -421,8 +501,8 @@ GLMM_TESTS = ("z", "t")
 ``rma.glmm(test="t")``)."""
 
 
-def _result(fit: GlmmFit, x, n, labs, level, test="z") -> MetaResult:
-    """Report a GLMM fit as a :class:`MetaResult` (z or t(k-1) intervals, PLO scale)."""
+def _result(fit: GlmmFit, x, n, labs, level, test="z") -> GlmmResult:
+    """Report a GLMM fit as a :class:`GlmmResult` (z or t(k-1) intervals, PLO scale)."""
     es = escalc(x, n, measure="PLO")
     k = len(x)
     df = k - 1 if test == "t" else None
@@ -447,7 +527,7 @@ def _result(fit: GlmmFit, x, n, labs, level, test="z") -> MetaResult:
         "study weights are not defined for the GLMM (as in metafor): weights are NaN",
         "I^2 uses the typical within-study variance of the escalc logits",
     )
-    return MetaResult(
+    return GlmmResult(
         yi=es.yi,
         vi=es.vi,
         events=x,
@@ -484,6 +564,11 @@ def _result(fit: GlmmFit, x, n, labs, level, test="z") -> MetaResult:
         pi=Interval(float(special.expit(pi_t.low)), float(special.expit(pi_t.high))),
         converged=True,  # fit_glmm raises when the optimiser fails
         notes=notes,
+        qe_wald=fit.qe_wald,
+        qe_wald_pvalue=q_p,
+        qe_lrt=fit.qe_lrt,
+        qe_lrt_pvalue=lrt_p,
+        qe_df=k - 1,
     )
 
 

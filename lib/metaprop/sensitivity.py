@@ -120,7 +120,7 @@ def leave_one_out(res):
     return _frame(res.labels, _fit_subsets(res, mask))
 
 
-def cumulative(res, order=None):
+def cumulative(res, order=None, *, collapse=False):
     """Cumulative meta-analysis: add the studies one at a time (metafor ``cumul``).
 
     Parameters
@@ -131,23 +131,30 @@ def cumulative(res, order=None):
         One sort key per study (e.g. publication year). Studies enter in ascending order
         of the key, ties in input order (a stable sort, as metafor >= 3.0). Default: input
         order.
+    collapse : bool, default False
+        Add the studies that share a key together, in one step (metafor >= 4.8
+        ``cumul(..., collapse = TRUE)``); needs ``order``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per step: ``label`` (the study added at that step), ``order`` (its key),
-        then the columns of :func:`leave_one_out` for the fit to the studies entered so
-        far (``PFT``: harmonic mean of their totals).
+        One row per step: ``label`` (the study added at that step; with ``collapse``, the
+        studies added, joined by "; "), ``order`` (its key), then the columns of
+        :func:`leave_one_out` for the fit to the studies entered so far (``PFT``:
+        harmonic mean of their totals).
 
     Raises
     ------
     ValueError
-        If ``order`` has the wrong length or contains NaN, or the model is a GLMM.
+        If ``order`` has the wrong length or contains NaN, ``collapse`` is asked for
+        without ``order``, or the model is a GLMM.
 
     Notes
     -----
     Step :math:`j` fits the first :math:`j` studies of the sorted sequence; the first step
-    has one study and is fitted with the z test and :math:`\\tau^2 = 0` (metafor).
+    has one study and is fitted with the z test and :math:`\\tau^2 = 0` (metafor). With
+    ``collapse``, step :math:`j` fits every study whose key is at most the :math:`j`-th
+    smallest distinct key.
 
     References
     ----------
@@ -161,6 +168,8 @@ def cumulative(res, order=None):
     >>> res = mp.meta_prop([4, 9, 12, 7], [20, 30, 25, 22], labels=list("ABCD"))
     >>> mp.cumulative(res, order=[2003, 2001, 2004, 2001])["label"].tolist()
     ['B', 'D', 'A', 'C']
+    >>> mp.cumulative(res, order=[2003, 2001, 2004, 2001], collapse=True)["k"].tolist()
+    [2, 3, 4]
     """
     k = _check(res, "cumulative meta-analysis")
     if order is None:
@@ -172,6 +181,16 @@ def cumulative(res, order=None):
         if keys.dtype.kind == "f" and np.isnan(keys).any():
             bad = int(np.flatnonzero(np.isnan(keys))[0])
             raise ValueError(f"order is NaN for the study at index {bad} ({res.labels[bad]!r})")
+    if collapse:
+        if order is None:
+            raise ValueError(
+                "collapse=True pools studies with the same order value: give order= "
+                "(e.g. the publication years)"
+            )
+        steps = np.unique(keys)
+        mask = keys[None, :] <= steps[:, None]
+        labels = ["; ".join(res.labels[i] for i in np.flatnonzero(keys == key)) for key in steps]
+        return _frame(labels, _fit_subsets(res, mask), {"order": steps})
     perm = np.argsort(keys, kind="stable")
     # row j: the studies at sorted positions 0..j
     rank = np.empty(k, dtype=np.int64)
