@@ -8,7 +8,7 @@ effect is integrated out with adaptive Gauss-Hermite quadrature, as metafor's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 from scipy import optimize, special
@@ -106,6 +106,8 @@ class GlmmResult(MetaResult):
     (4, True, True)
     """
 
+    # keyword-only: MetaResult ends in defaulted fields (user_weights)
+    _: KW_ONLY
     qe_wald: float
     qe_wald_pvalue: float
     qe_lrt: float
