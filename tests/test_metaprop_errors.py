@@ -58,7 +58,7 @@ def test_bad_shapes(kwargs, pattern):
         ("method", "REM", r"unknown method 'REM'; expected one of FE, DL, REML"),
         ("test", "t", r"unknown test 't'; expected one of z, knha, adhoc"),
         ("to", "some", r"unknown to 'some'"),
-        ("level", 1.5e2, r"level must lie in \(0, 1\)"),
+        ("level", 1.5e2, r"level must be a fraction in \[0\.5, 1\) or a percentage in \[50, 100\)"),
         ("add", -0.5, r"add must be a finite number >= 0"),
     ],
 )

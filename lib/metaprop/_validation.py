@@ -9,6 +9,7 @@ data table can be found at once. The checks run once per public call; the engine
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 
 import numpy as np
 
@@ -45,14 +46,67 @@ def canonical_method(method: str) -> str:
     return check_choice(method, METHODS, "method")
 
 
-def check_level(level: float) -> float:
-    """Confidence level as a fraction in (0, 1); 95 is read as 0.95 (as metafor does)."""
-    level = float(level)
-    if 1.0 < level < 100.0:
-        level /= 100.0
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1) (or (1, 100) as a percentage), got {level!r}")
-    return level
+def check_level(level, name: str = "level") -> float:
+    """Confidence level as a fraction; a percentage (95) is read as metafor reads it.
+
+    Parameters
+    ----------
+    level : float
+        A fraction in [0.5, 1) or a percentage in [50, 100).
+    name : str
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    float
+        The level as a fraction in [0.5, 1).
+
+    Raises
+    ------
+    ValueError
+        For anything else: a bool, a string, an array, NaN, a value <= 0 or >= 100, a
+        fraction below 0.5 or a percentage below 50. The message names the argument and
+        quotes the value as Python prints it.
+
+    Notes
+    -----
+    metafor (``.level()`` in ``misc.func.hidden.r``, 4.x) refuses values outside
+    [0, 100] and turns the rest into :math:`\\alpha`: a value >= 1 is a percentage
+    (:math:`\\alpha=(100-\\text{level})/100`), a value in (0.5, 1) a fraction
+    (:math:`\\alpha=1-\\text{level}`) and a value <= 0.5 is read as :math:`\\alpha`
+    itself (``level = 0.05`` gives a 95% interval). metaprop takes the two readings on
+    which everyone agrees, fractions in [0.5, 1) and percentages in [50, 100), with
+    metafor's result, and refuses the rest: below 0.5 metafor's reading (alpha) and the
+    plain one (a level) disagree, and a percentage from 1 to 50 (``level = 1.5``) gives an
+    interval narrower than 50%, which is almost always a slip for a fraction. No
+    meta-analysis reports intervals narrower than 50%.
+
+    References
+    ----------
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+    J Stat Softw 36(3):1-48. doi:10.18637/jss.v036.i03
+
+    Examples
+    --------
+    >>> from metaprop._validation import check_level
+    >>> check_level(0.9), check_level(95)
+    (0.9, 0.95)
+    >>> check_level(1.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: level must be a fraction in [0.5, 1) or a percentage in [50, 100) ... got 1.5
+    """
+    bad = isinstance(level, bool) or not isinstance(level, int | float | np.integer | np.floating)
+    value = None if bad else float(level)
+    if value is not None and 50.0 <= value < 100.0:
+        return value / 100.0
+    if value is not None and 0.5 <= value < 1.0:
+        return value
+    shown = plain(level)
+    raise ValueError(
+        f"{name} must be a fraction in [0.5, 1) or a percentage in [50, 100) "
+        f"(95 or 0.95 for a 95% interval), got {shown}"
+    )
 
 
 def make_labels(labels, k: int) -> tuple[str, ...]:
@@ -300,5 +354,48 @@ def is_frame(obj) -> bool:
     return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns")
 
 
+def plain(x) -> str:
+    """A number as Python prints a float or int, never numpy's repr (``np.float64(-inf)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metaprop._validation import plain
+    >>> plain(np.float64(-np.inf)), plain(np.int64(3)), plain(0.25)
+    ('-inf', '3', '0.25')
+    """
+    if isinstance(x, bool | np.bool_):
+        return repr(bool(x))
+    if isinstance(x, int | np.integer):
+        return repr(int(x))
+    if isinstance(x, float | np.floating):
+        return repr(float(x))
+    if isinstance(x, np.ndarray):
+        return repr(x.tolist())
+    return repr(x)
+
+
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def readonly_arrays(obj) -> None:
+    """Replace every ndarray field of a frozen dataclass by a read-only view of it.
+
+    Called from each result's ``__post_init__``: a frozen dataclass forbids rebinding a
+    field, and this makes ``res.weights[0] = 1`` raise too. A view (not a copy) keeps
+    large batch results cheap; the caller's own array, if one was stored, stays writeable.
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([4, 10, 7], [20, 25, 30])
+    >>> res.weights.flags.writeable
+    False
+    """
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.ndarray) and value.flags.writeable:
+            view = value.view()
+            view.flags.writeable = False
+            object.__setattr__(obj, f.name, view)

@@ -76,6 +76,10 @@ class BatchResult:
     test: str
     level: float
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
     def __len__(self) -> int:
         return int(self.k.shape[0])
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate, interpolate, optimize, special
 
-from metaprop._validation import check_counts, check_level
+from metaprop._validation import check_counts, check_level, readonly_arrays
 from metaprop.effects import _resolve_counts
 from metaprop.results import Interval
 
@@ -133,6 +133,10 @@ class BayesResult:
     tau_grid: np.ndarray
     posterior: np.ndarray
     log_evidence: float
+
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        readonly_arrays(self)
 
     def to_dict(self) -> dict:
         """Options and scalar results as a flat dict of plain Python values.

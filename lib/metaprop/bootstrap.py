@@ -61,6 +61,10 @@ class BootstrapResult:
     method: str
     measure: str
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
     def to_frame(self):
         """One row per replicate: estimate_t, tau2, i2, theta_new, converged."""
         import pandas as pd

@@ -78,6 +78,10 @@ class EffectSizes:
     transform: str
     approximate: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
     @property
     def k(self) -> int:
         """Number of studies."""

@@ -62,6 +62,10 @@ class GoshResult:
     n_subsets: int
     complete: bool
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
     def plot(self, ax=None, highlight=None, *, bins: int = 100, cmap: str = "viridis"):
         """Pooled estimate against I², each point shaded by the density of subsets there.
 

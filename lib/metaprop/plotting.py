@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from metaprop._validation import check_level
 from metaprop.transforms import transform
 
 __all__ = [
@@ -784,6 +785,7 @@ def funnel_plot(
 
     if x not in ("se", "n"):
         raise ValueError(f"unknown x {x!r}; expected 'se' or 'n'")
+    levels = tuple(check_level(lv, "levels") for lv in np.atleast_1d(np.asarray(levels, object)))
     if x == "n" and (contours or filled is not None):
         raise ValueError("contours and filled studies need x='se' (they have no sample size)")
     if x == "n" and res.ni is None:

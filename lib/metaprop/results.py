@@ -209,6 +209,11 @@ class MetaResult:
     notes: tuple[str, ...]
 
     # ------------------------------------------------------------------ intervals
+
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
     def _back(self, low: float, high: float) -> Interval:
         return Interval(*back_interval(low, high, self.transform, self.ni))
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from metaprop import _validation as val
 from metaprop._engine import fit_arrays, fit_moderators
 from metaprop.effects import EffectSizes
 from metaprop.model import build_result
@@ -83,6 +84,10 @@ class EggerResult:
     model: str
     predictor: str
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
 
 @dataclass(frozen=True)
 class RankTestResult:
@@ -116,6 +121,10 @@ class RankTestResult:
 
     statistic: float
     pvalue: float
+
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,10 @@ class TrimFillResult:
     filled_yi: np.ndarray
     filled_vi: np.ndarray
     result: object
+
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
 
 
 # --------------------------------------------------------------------------------------

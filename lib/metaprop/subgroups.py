@@ -153,6 +153,10 @@ class SubgroupResult:
     overall: MetaResult
     notes: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
     def to_frame(self):
         """One row per level: group, k, method, estimate, CI, PI, tau2, i2, q, q_pvalue.
 

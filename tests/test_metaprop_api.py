@@ -1,0 +1,184 @@
+"""metaprop's API cannot be misused quietly (issue 26, item 3).
+
+One test per misuse, each asserting the message: the confidence level is checked in every
+public function that takes one, result arrays are read-only, each role has one name,
+diagnostics return result objects, unsupported keywords fail with a clear message, and no
+message shows a numpy repr.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import matplotlib
+import metaprop as mp
+import numpy as np
+import pytest
+from metaprop import _validation as val
+from metaprop.glmm import glmm_profile_ci
+
+matplotlib.use("Agg")
+
+X = [4, 10, 7, 12, 3]
+N = [20, 25, 30, 24, 18]
+GROUPS = ["a", "a", "b", "b", "b"]
+
+
+@pytest.fixture(scope="module")
+def res():
+    return mp.meta_prop(X, N)
+
+
+# ---------------------------------------------------------------- level
+def _level_calls(res):
+    """Every public callable that takes a level, as ``name -> f(level)``."""
+    es = mp.escalc(X, N)
+    return {
+        "meta_prop": lambda lv: mp.meta_prop(X, N, level=lv),
+        "meta_analysis": lambda lv: mp.meta_analysis(es, level=lv),
+        "subgroup_analysis": lambda lv: mp.subgroup_analysis(X, N, GROUPS, level=lv),
+        "fit_batch": lambda lv: mp.fit_batch(X, N, level=lv),
+        "meta_prop_glmm": lambda lv: mp.meta_prop_glmm(X, N, level=lv),
+        "glmm_profile_ci": lambda lv: glmm_profile_ci(X, N, level=lv),
+        "meta_prop_bayes": lambda lv: mp.meta_prop_bayes(X, N, level=lv),
+        "study_ci": lambda lv: mp.study_ci(X, N, level=lv),
+        "estimates_to_effects": lambda lv: mp.estimates_to_effects(
+            [20.0], [10.0], [30.0], level=lv
+        ),
+        "bootstrap": lambda lv: mp.bootstrap(res, n_boot=10, seed=1, level=lv),
+        "MetaResult.tau2_ci": lambda lv: res.tau2_ci(level=lv),
+        "MetaResult.i2_ci": lambda lv: res.i2_ci(level=lv),
+    }
+
+
+BAD_LEVELS = [
+    (1.5, "1.5"),  # a 1.5% interval: metafor's percent reading, almost surely a slip
+    (0.05, "0.05"),  # metafor reads this as alpha (a 95% interval); the plain reading is 5%
+    (0.0, "0.0"),
+    (1.0, "1.0"),
+    (100, "100"),
+    (-0.95, "-0.95"),
+    (float("nan"), "nan"),
+    (np.float64(np.inf), "inf"),
+    (True, "True"),
+    ("95", "'95'"),
+    (None, "None"),
+]
+NAMES = list(_level_calls(None))
+OPTIONAL_LEVEL = ("bootstrap", "MetaResult.tau2_ci", "MetaResult.i2_ci")
+
+
+LEVEL_CASES = [
+    pytest.param(name, bad, shown, id=f"{name}-{shown}")
+    for name in NAMES
+    for bad, shown in BAD_LEVELS
+    if not (bad is None and name in OPTIONAL_LEVEL)  # None: the fit's level (tested below)
+]
+
+
+@pytest.mark.parametrize(("name", "bad", "shown"), LEVEL_CASES)
+def test_every_level_argument_refuses_a_value_that_is_no_level(res, name, bad, shown):
+    call = _level_calls(res)[name]
+    message = (
+        r"^level must be a fraction in \[0\.5, 1\) or a percentage in \[50, 100\) "
+        rf"\(95 or 0\.95 for a 95% interval\), got {re.escape(shown)}$"
+    )
+    with pytest.raises(ValueError, match=message):
+        call(bad)
+
+
+def test_level_none_means_the_fits_level_where_documented(res):
+    # bootstrap and the tau2 intervals take level=None as "the fit's level"
+    assert res.tau2_ci(level=None) == res.tau2_ci(level=res.level)
+    assert res.i2_ci(level=None) == res.i2_ci(level=res.level)
+    assert mp.bootstrap(res, n_boot=10, seed=1).level == res.level
+
+
+@pytest.mark.parametrize(
+    ("given", "fraction"), [(95, 0.95), (0.95, 0.95), (50, 0.5), (99.9, 0.999)]
+)
+def test_percentages_read_as_metafor_reads_them(given, fraction):
+    assert val.check_level(given) == pytest.approx(fraction, abs=1e-15)
+    a = mp.meta_prop(X, N, level=given)
+    b = mp.meta_prop(X, N, level=fraction)
+    assert a.level == pytest.approx(b.level, abs=1e-15)
+    assert a.ci == pytest.approx(b.ci, abs=1e-15)
+
+
+def test_funnel_contour_levels_are_checked_by_name(res):
+    with pytest.raises(ValueError, match=r"^levels must be a fraction .* got 1\.5$"):
+        mp.funnel_plot(res, contours=True, levels=(0.9, 1.5))
+
+
+def test_level_array_is_refused():
+    with pytest.raises(ValueError, match=r"^level must be .* got \[0\.9, 0\.95\]$"):
+        mp.meta_prop(X, N, level=np.array([0.9, 0.95]))
+
+
+def test_the_level_cases_cover_every_public_callable_with_a_level():
+    import inspect
+
+    found = set()
+    for name in mp.__all__:
+        obj = getattr(mp, name)
+        if inspect.isclass(obj):
+            for meth, fn in inspect.getmembers(obj, inspect.isfunction):
+                if not meth.startswith("_") and "level" in inspect.signature(fn).parameters:
+                    found.add(f"{name}.{meth}")
+        elif callable(obj) and "level" in inspect.signature(obj).parameters:
+            found.add(name)
+    assert found - set(NAMES) == set()
+    assert "meta_prop" in found and "MetaResult.tau2_ci" in found
+
+
+# ---------------------------------------------------------------- read-only arrays
+def _results(res):
+    """One instance of every public result dataclass."""
+    sg = mp.subgroup_analysis(X, N, GROUPS)
+    return {
+        "MetaResult": res,
+        "EffectSizes": mp.escalc(X, N),
+        "BatchResult": mp.fit_batch(X, N),
+        "BootstrapResult": mp.bootstrap(res, n_boot=10, seed=1),
+        "GoshResult": mp.gosh(res),
+        "BayesResult": mp.meta_prop_bayes(X, N, n_mu=40, n_tau=20),
+        "EggerResult": mp.egger_test(res),
+        "RankTestResult": mp.begg_test(res),
+        "TrimFillResult": mp.trim_and_fill(res),
+        "SubgroupResult": sg,
+        "SubgroupResult.results['a']": sg.results["a"],
+        "GLMM MetaResult": mp.meta_prop_glmm(X, N),
+    }
+
+
+def test_every_result_array_is_read_only(res):
+    checked = 0
+    for name, obj in _results(res).items():
+        arrays = [
+            f.name for f in dataclasses.fields(obj) if isinstance(getattr(obj, f.name), np.ndarray)
+        ]
+        for field in arrays:
+            arr = getattr(obj, field)
+            assert not arr.flags.writeable, f"{name}.{field} is writeable"
+            with pytest.raises(ValueError, match="read-only"):
+                arr[(0,) * arr.ndim] = 0
+            checked += 1
+    assert checked >= 20
+
+
+def test_assigning_into_weights_raises_and_leaves_the_result_unchanged(res):
+    before = res.weights.copy()
+    with pytest.raises(ValueError, match="assignment destination is read-only"):
+        res.weights[0] = 100.0
+    with pytest.raises(ValueError, match="read-only"):
+        res.yi += 1.0
+    np.testing.assert_array_equal(res.weights, before)
+
+
+def test_the_callers_arrays_stay_writeable():
+    yi = np.array([0.1, 0.4, -0.2])
+    vi = np.array([0.05, 0.04, 0.06])
+    fit = mp.meta_analysis(yi, vi)
+    assert yi.flags.writeable and vi.flags.writeable
+    assert not fit.yi.flags.writeable
