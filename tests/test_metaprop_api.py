@@ -182,3 +182,72 @@ def test_the_callers_arrays_stay_writeable():
     fit = mp.meta_analysis(yi, vi)
     assert yi.flags.writeable and vi.flags.writeable
     assert not fit.yi.flags.writeable
+
+
+# ---------------------------------------------------------------- one name per role
+COUNT_FUNCTIONS = [
+    "escalc",
+    "meta_prop",
+    "subgroup_analysis",
+    "meta_prop_glmm",
+    "meta_prop_bayes",
+    "fit_batch",
+]
+
+
+@pytest.mark.parametrize("name", COUNT_FUNCTIONS)
+def test_counts_have_one_name_each_and_metafor_names_are_not_accepted(name):
+    import inspect
+
+    params = inspect.signature(getattr(mp, name)).parameters
+    assert "events" in params and "totals" in params
+    assert not {"xi", "ni", "x", "n"} & set(params)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'xi'"):
+        getattr(mp, name)(xi=X, ni=N)
+
+
+def test_effect_sizes_have_one_name_each():
+    import inspect
+
+    params = inspect.signature(mp.meta_analysis).parameters
+    assert list(params)[:3] == ["yi", "vi", "sei"]
+    assert not {"y", "v"} & set(params)
+
+
+def test_the_same_role_twice_is_pythons_error():
+    with pytest.raises(TypeError, match=r"multiple values for argument 'events'"):
+        mp.meta_prop(X, N, events=X)
+    with pytest.raises(TypeError, match=r"multiple values for argument 'vi'"):
+        mp.meta_analysis([0.1, 0.2], [0.01, 0.02], vi=[0.01, 0.02])
+
+
+def test_a_dataframe_goes_in_data():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"x": X, "n": N, "g": GROUPS})
+    with pytest.raises(
+        ValueError,
+        match=r"^events is a DataFrame: give the table as data= and name its columns, "
+        r"data=df, events='column', totals='column'$",
+    ):
+        mp.meta_prop(df)
+    with pytest.raises(TypeError, match=r"multiple values for argument 'events'"):
+        mp.meta_prop(df, events="x", totals="n")
+    with pytest.raises(ValueError, match=r"^yi is a DataFrame: .* data=df, yi='column'"):
+        mp.meta_analysis(df)
+    with pytest.raises(ValueError, match=r"^data must be a pandas DataFrame, got list$"):
+        mp.meta_prop("x", "n", data=[1, 2])
+    with pytest.raises(ValueError, match=r"^groups is a DataFrame"):
+        mp.subgroup_analysis(X, N, df)
+    by_name = mp.meta_prop(data=df, events="x", totals="n")
+    by_position = mp.meta_prop("x", "n", data=df)
+    assert by_name.estimate == by_position.estimate == mp.meta_prop(X, N).estimate
+
+
+def test_subgroups_of_a_fit_take_only_the_groups(res):
+    with pytest.raises(ValueError, match=r"^with a MetaResult, give only the groups$"):
+        mp.subgroup_analysis(res, GROUPS, groups=GROUPS)
+    with pytest.raises(ValueError, match=r"do not pass method, level \(refit with meta_prop"):
+        mp.subgroup_analysis(res, GROUPS, method="DL", level=0.9)
+    a = mp.subgroup_analysis(res, GROUPS)
+    b = mp.subgroup_analysis(res, groups=GROUPS)
+    assert a.q_between == b.q_between

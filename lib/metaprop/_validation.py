@@ -297,56 +297,62 @@ def frame_columns(data, **columns):
     return out
 
 
-def resolve_columns(first, second, data, names: tuple[str, str], **keywords):
-    """Inputs of the calling forms ``f(a, b)``, ``f(df, a="col", ...)``, ``f(data=df, ...)``.
+def resolve_columns(data, names: tuple[str, ...], **roles):
+    """Inputs of the two calling forms ``f(a, b)`` and ``f(data=df, a="col", b="col")``.
 
-    ``first`` and ``second`` are the positional arguments, in the roles ``names`` (e.g.
-    ``("events", "totals")``); a DataFrame as ``first`` is the same as ``data=``.
-    ``keywords`` maps every role, the two of ``names`` included, to its keyword value.
+    Each role has one name (``events``, ``totals``, ``yi``, ...), given positionally or by
+    keyword; with ``data=`` the values are column names.
+
+    Parameters
+    ----------
+    data : DataFrame or None
+        The table holding the named columns.
+    names : tuple of str
+        The leading roles, for the hint in the error message (e.g. ``("events",
+        "totals")``).
+    **roles
+        Every role (``names`` included) mapped to its value: the data, a column name,
+        or None.
 
     Returns
     -------
     values : dict of str to object
-        Each role's values: the named columns with a DataFrame, else the positional or
-        keyword argument (None when neither was given).
+        Each role's values: the named columns with a DataFrame, else the values given.
     framed : bool
         A DataFrame was given.
 
     Raises
     ------
     ValueError
-        A DataFrame given twice, values given positionally next to a DataFrame, a role
-        given both positionally and by keyword, or a column that ``data`` lacks.
+        A DataFrame given as a role instead of ``data=``, ``data`` that is not a
+        DataFrame, a role that is not a column name with ``data``, or a column that
+        ``data`` lacks.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from metaprop._validation import resolve_columns
     >>> df = pd.DataFrame({"x": [3, 5], "n": [10, 12]})
-    >>> cols, framed = resolve_columns(df, None, None, ("events", "totals"), events="x",
-    ...                                totals="n", labels=None)
+    >>> cols, framed = resolve_columns(df, ("events", "totals"), events="x", totals="n",
+    ...                                labels=None)
     >>> cols["events"].tolist(), framed
     ([3, 5], True)
-    >>> resolve_columns([3, 5], [10, 12], None, ("events", "totals"), events=None,
-    ...                 totals=None, labels=None)[0]["totals"]
+    >>> resolve_columns(None, ("events", "totals"), events=[3, 5], totals=[10, 12],
+    ...                 labels=None)[0]["totals"]
     [10, 12]
     """
-    if is_frame(first):
-        if data is not None:
-            raise ValueError("give the DataFrame once: positionally or as data=")
-        data, first = first, None
-    if data is not None:
-        if first is not None or second is not None:
-            a, b = names
-            raise ValueError(f"with a DataFrame, name the columns: {a}='col', {b}='col'")
-        return frame_columns(data, **keywords), True
-    out = dict(keywords)
-    for role, value in zip(names, (first, second), strict=True):
-        if value is not None:
-            if out[role] is not None:
-                raise ValueError(f"{role} given twice (positionally and as {role}=)")
-            out[role] = value
-    return out, False
+    hint = ", ".join(f"{n}='column'" for n in names)
+    if data is None:
+        for role, value in roles.items():
+            if is_frame(value):
+                raise ValueError(
+                    f"{role} is a DataFrame: give the table as data= and name its columns, "
+                    f"data=df, {hint}"
+                )
+        return dict(roles), False
+    if not is_frame(data):
+        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    return frame_columns(data, **roles), True
 
 
 def is_frame(obj) -> bool:

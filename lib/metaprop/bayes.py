@@ -467,7 +467,7 @@ def meta_prop_bayes(
     (True, True)
     """
     level = check_level(level)
-    events, totals, labels = _resolve_counts(None, None, events, totals, data, labels)
+    events, totals, labels = _resolve_counts(events, totals, data, labels)
     x_int, n_int, labs = check_counts(events, totals, labels)
     scale = _positive(tau_scale, "tau_scale")
     m0 = float(mu_prior_mean)

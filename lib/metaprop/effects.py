@@ -113,10 +113,10 @@ class EffectSizes:
         return pd.DataFrame(cols)
 
 
-def _resolve_counts(xi, ni, events, totals, data, labels):
-    """Sort out the calling forms ``f(ev, n)``, ``f(df, events="x", ...)``, ``f(data=df, ...)``."""
+def _resolve_counts(events, totals, data, labels):
+    """Sort out the calling forms ``f(ev, n)`` and ``f(data=df, events="x", totals="n")``."""
     cols, framed = val.resolve_columns(
-        xi, ni, data, ("events", "totals"), events=events, totals=totals, labels=labels
+        data, ("events", "totals"), events=events, totals=totals, labels=labels
     )
     if framed and (cols["events"] is None or cols["totals"] is None):
         raise ValueError("with a DataFrame, give the column names events= and totals=")
@@ -153,13 +153,10 @@ def _counts_to_effects(ev: np.ndarray, n: np.ndarray, measure: str, add: float, 
 
 
 def escalc(
-    xi=None,
-    ni=None,
-    /,
-    measure: str = "PLO",
-    *,
     events=None,
     totals=None,
+    measure: str = "PLO",
+    *,
     data=None,
     labels=None,
     add: float | None = None,
@@ -169,13 +166,12 @@ def escalc(
 
     Parameters
     ----------
-    xi, ni : array-like of int or DataFrame, optional
-        Events and totals, positionally: ``escalc(events, totals)``. A DataFrame as the
-        first argument is the same as ``data=``.
+    events, totals : array-like of int or str
+        Number of events and of participants per study, positionally or by keyword;
+        column names when ``data`` is given: ``escalc(data=df, events="x", totals="n")``.
+        (metafor's ``xi``/``ni`` are not accepted: one name per role.)
     measure : {"PLO", "PR", "PAS", "PFT"}
         Logit (default), raw proportion, arcsine square root, Freeman-Tukey double arcsine.
-    events, totals : array-like or str, optional
-        Events and totals by keyword; column names when ``data`` is given.
     data : DataFrame, optional
         Table holding the columns named by ``events``, ``totals`` and ``labels``.
     labels : array-like of str or str, optional
@@ -223,7 +219,7 @@ def escalc(
     """
     measure = val.check_choice(measure, val.MEASURES, "measure")
     to = val.check_choice(to, val.TO_OPTIONS, "to")
-    events, totals, labels = _resolve_counts(xi, ni, events, totals, data, labels)
+    events, totals, labels = _resolve_counts(events, totals, data, labels)
     ev, n, labs = val.check_counts(events, totals, labels)
     add = _DEFAULT_ADD[measure] if add is None else float(add)
     if not np.isfinite(add) or add < 0:

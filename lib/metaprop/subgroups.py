@@ -208,14 +208,10 @@ class SubgroupResult:
 
 
 def subgroup_analysis(
-    xi=None,
-    ni=None,
-    g=None,
-    /,
-    *,
     events=None,
     totals=None,
     groups=None,
+    *,
     data=None,
     labels=None,
     measure: str = "PLO",
@@ -231,14 +227,12 @@ def subgroup_analysis(
 
     Parameters
     ----------
-    xi, ni, g : array-like, DataFrame or MetaResult, optional
-        Events, totals and groups positionally: ``subgroup_analysis(events, totals,
-        groups)``; or a DataFrame first with column names by keyword
-        (``subgroup_analysis(df, events="x", totals="n", groups="region")``); or a fitted
-        :class:`~metaprop.results.MetaResult` first and ``groups`` (its effect sizes,
-        options and labels are reused).
-    events, totals, groups : array-like or str, optional
-        By keyword; column names with a DataFrame.
+    events, totals, groups : array-like or str
+        Events, totals and each study's group, positionally or by keyword; column names
+        with ``data`` (``subgroup_analysis(data=df, events="x", totals="n",
+        groups="region")``). Or a fitted :class:`~metaprop.results.MetaResult` first
+        and the groups second (or as ``groups=``): its effect sizes, options and labels
+        are reused.
     data, labels, measure, method, test, level, add, to, tol, maxiter
         As :func:`metaprop.meta_prop`.
 
@@ -276,11 +270,27 @@ def subgroup_analysis(
     >>> round(sg.q_between.statistic, 3)
     2.755
     """
-    if isinstance(xi, MetaResult):
-        base = xi
-        groups = g if g is not None else groups if groups is not None else ni
-        if ni is not None and g is not None:
+    if isinstance(events, MetaResult):
+        base = events
+        if totals is not None and groups is not None:
             raise ValueError("with a MetaResult, give only the groups")
+        groups = groups if groups is not None else totals
+        given = {
+            "data": data is not None,
+            "labels": labels is not None,
+            "measure": measure != "PLO",
+            "method": method != "REML",
+            "test": test != "z",
+            "level": level != 0.95,
+            "add": add is not None,
+            "to": to != "only0",
+        }
+        if any(given.values()):
+            names = ", ".join(k for k, v in given.items() if v)
+            raise ValueError(
+                f"with a MetaResult the fit's own options are used; do not pass {names} "
+                "(refit with meta_prop to change them)"
+            )
         es = EffectSizes(
             yi=base.yi,
             vi=base.vi,
@@ -294,19 +304,13 @@ def subgroup_analysis(
         )
         ni_arr, method, test, level = base.ni, base.method_requested, base.test, base.level
     else:
-        if val.is_frame(xi) and isinstance(groups, str):
-            groups = val.frame_columns(xi, groups=groups)["groups"]
-        elif data is not None and isinstance(groups, str):
+        if data is not None and isinstance(groups, str):
             groups = val.frame_columns(data, groups=groups)["groups"]
-        if g is not None:
-            if groups is not None:
-                raise ValueError("groups given twice (positionally and as groups=)")
-            groups = g
+        elif val.is_frame(groups):
+            raise ValueError("groups is a DataFrame: give the table as data= and groups='column'")
         level = val.check_level(level)
         test = val.check_choice(test, val.TESTS, "test")
-        es = escalc(
-            xi, ni, measure, events=events, totals=totals, data=data, labels=labels, add=add, to=to
-        )
+        es = escalc(events, totals, measure, data=data, labels=labels, add=add, to=to)
         _check_finite_effects(es)
         ni_arr = es.totals.astype(float)
     method_c = val.canonical_method(method)
