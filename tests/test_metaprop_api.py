@@ -9,14 +9,18 @@ message shows a numpy repr.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+from pathlib import Path
 
 import matplotlib
 import metaprop as mp
 import numpy as np
 import pytest
+import tolerances as tol
 from metaprop import _validation as val
 from metaprop.glmm import glmm_profile_ci
+from reference import cases, params
 
 matplotlib.use("Agg")
 
@@ -251,3 +255,81 @@ def test_subgroups_of_a_fit_take_only_the_groups(res):
     a = mp.subgroup_analysis(res, GROUPS)
     b = mp.subgroup_analysis(res, groups=GROUPS)
     assert a.q_between == b.q_between
+
+
+# ---------------------------------------------------------------- diagnostics vs metafor
+API_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "metafor_api.json"
+API_REF = json.loads(API_FIXTURE.read_text())
+"""metafor's leave1out() Q/Qp and rma(mods = ~ group) QE, made by
+scripts/metafor_api_reference.R from the yi, vi of every case of metafor_proportions.json."""
+
+
+def _api_case(dataset, case):
+    key = (dataset["name"], case["measure"], case["method"], case["test"])
+    found = [
+        c for c in API_REF["cases"] if (c["dataset"], c["measure"], c["method"], c["test"]) == key
+    ]
+    assert len(found) == 1, key
+    return found[0]
+
+
+def _close(field, got, want, case):
+    rtol, atol = tol.for_field(field, iterative=case["method"] in tol.ITERATIVE_METHODS)
+    got = np.asarray(got, dtype=float)
+    want = np.asarray([np.nan if w is None else w for w in np.atleast_1d(want)], dtype=float)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=field)
+
+
+def test_the_api_fixture_covers_every_reference_case():
+    assert API_REF["source"]["metafor"] == "3.8.1"
+    assert len(API_REF["cases"]) == len(params("leave1out")) > 0
+    grouped = [c for c in API_REF["cases"] if "moderator" in c]
+    assert len(grouped) == sum(1 for ds, _ in cases("fit") if ds["groups"] is not None) > 0
+
+
+@pytest.mark.parametrize(("dataset", "case"), params("leave1out"))
+def test_leave_one_out_q_and_its_pvalue_match_metafor(dataset, case):
+    ref = _api_case(dataset, case)["leave1out"]
+    res = mp.meta_prop(
+        dataset["events"],
+        dataset["totals"],
+        measure=case["measure"],
+        method=case["method"],
+        test=case["test"],
+    )
+    loo = mp.leave_one_out(res)
+    assert isinstance(loo, mp.LeaveOneOutResult)
+    np.testing.assert_array_equal(loo.q_df, loo.k - 1)
+    _close("Q", loo.q, ref["Q"], case)
+    _close("pval", loo.q_pvalue, ref["Qp"], case)
+    _close("zval", loo.statistic, ref["stat"], case)
+    _close("pval", loo.pvalue, ref["pval"], case)
+    _close("H2", loo.h2, ref["H2"], case)
+    frame = loo.to_frame()
+    assert frame["q_pvalue"].tolist() == loo.q_pvalue.tolist()
+    assert frame["label"].tolist() == list(res.labels)
+
+
+GROUPED = [p for p in params("leave1out") if p.values[0]["groups"] is not None]
+
+
+@pytest.mark.parametrize(("dataset", "case"), GROUPED)
+def test_moderator_test_reports_residual_heterogeneity_as_metafor(dataset, case):
+    ref = _api_case(dataset, case).get("moderator")
+    sg = mp.subgroup_analysis(
+        dataset["events"],
+        dataset["totals"],
+        dataset["groups"],
+        measure=case["measure"],
+        method=case["method"],
+        test=case["test"],
+    )
+    mt = sg.moderator
+    if ref is None:  # metafor's rma(mods=) stopped: not estimable here either
+        assert np.isnan(mt.qe) and np.isnan(mt.qe_pvalue)
+        return
+    assert mt.qe_df == ref["QE_df"]
+    _close("Q", mt.qe, ref["QE"], case)
+    _close("pval", mt.qe_pvalue, ref["QEp"], case)
+    _close("Q", mt.statistic, ref["QM"], case)
+    _close("pval", mt.pvalue, ref["QMp"], case)

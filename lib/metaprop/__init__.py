@@ -29,6 +29,7 @@ from metaprop.plotting import (
 )
 from metaprop.results import (
     Interval,
+    LeaveOneOutResult,
     MetaResult,
 )
 from metaprop.sensitivity import cumulative, leave_one_out
@@ -89,6 +90,7 @@ __all__ = [
     "gosh",
     # results
     "Interval",
+    "LeaveOneOutResult",
     "MetaResult",
     # subgroups
     "ModeratorTest",

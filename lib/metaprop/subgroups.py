@@ -70,6 +70,11 @@ class ModeratorTest(NamedTuple):
         Residual between-study variance of the meta-regression (one for all groups).
     df_denominator : int or None
         k - p for the F test; None for the chi-squared test.
+    qe, qe_df, qe_pvalue : float, int, float
+        Test of residual heterogeneity of the meta-regression (metafor ``QE``,
+        ``QEp``): :math:`Q_E=\\sum_i w_i(y_i-x_i^\\top\\hat\\beta_{FE})^2` with
+        :math:`w_i=1/v_i`, :math:`\\chi^2` on k - p df (whatever the test of the
+        moderators). NaN when the meta-regression is not estimable.
 
     Notes
     -----
@@ -88,15 +93,18 @@ class ModeratorTest(NamedTuple):
     >>> import metaprop as mp
     >>> sg = mp.subgroup_analysis([4, 6, 10, 12], [20, 22, 25, 24], ["a", "a", "b", "b"],
     ...                           test="knha")
-    >>> sg.moderator.df, sg.moderator.df_denominator
-    (1, 2)
+    >>> sg.moderator.df, sg.moderator.df_denominator, sg.moderator.qe_df
+    (1, 2, 2)
     """
 
     statistic: float
     df: int
     pvalue: float
     tau2: float
-    df_denominator: int | None = None
+    df_denominator: int | None
+    qe: float
+    qe_df: int
+    qe_pvalue: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -355,7 +363,9 @@ def subgroup_analysis(
     if k < X.shape[1] + (method_c != "FE"):
         # as metafor's rma(mods = ~ group), which stops: too few studies for the levels
         # and tau^2; each level's fit and Q_B are still defined
-        moderator = ModeratorTest(np.nan, df_b, np.nan, np.nan, None)
+        moderator = ModeratorTest(
+            np.nan, df_b, np.nan, np.nan, None, np.nan, k - X.shape[1], np.nan
+        )
         notes = (
             f"The moderator test is not estimable: {k} studies in {len(levels)} groups "
             "leave no degree of freedom for tau^2 in the meta-regression.",
@@ -368,6 +378,9 @@ def subgroup_analysis(
             pvalue=mf.qm_pvalue,
             tau2=mf.tau2,
             df_denominator=mf.qm_df[1] if len(mf.qm_df) > 1 else None,
+            qe=mf.qe,
+            qe_df=k - X.shape[1],
+            qe_pvalue=mf.qe_pvalue,
         )
     return SubgroupResult(
         results=results,
