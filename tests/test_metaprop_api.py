@@ -333,3 +333,24 @@ def test_moderator_test_reports_residual_heterogeneity_as_metafor(dataset, case)
     _close("pval", mt.qe_pvalue, ref["QEp"], case)
     _close("Q", mt.statistic, ref["QM"], case)
     _close("pval", mt.pvalue, ref["QMp"], case)
+
+
+# ---------------------------------------------------------------- short reprs, to_frame
+def test_every_result_has_a_short_repr_and_a_table(res):
+    pd = pytest.importorskip("pandas")
+    objs = dict(_results(res), LeaveOneOutResult=mp.leave_one_out(res))
+    for name, obj in objs.items():
+        text = repr(obj)
+        assert "\n" not in text and len(text) <= 200, (name, text)
+        assert "array(" not in text and "np." not in text, (name, text)
+        assert text.startswith(type(obj).__name__ + "("), (name, text)
+        assert isinstance(obj.to_frame(), pd.DataFrame), name
+
+
+def test_a_gosh_result_does_not_print_its_table(res):
+    g = mp.gosh(res)
+    assert g.n_subsets == 2 ** len(X) - 1
+    assert repr(g) == (
+        "GoshResult(fits=31, k=5, measure='PLO', method='REML', exact=True, complete=True)"
+    )
+    assert len(g.to_frame()) == 31

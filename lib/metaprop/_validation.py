@@ -405,3 +405,34 @@ def readonly_arrays(obj) -> None:
             view = value.view()
             view.flags.writeable = False
             object.__setattr__(obj, f.name, view)
+
+
+def short_repr(obj, **shown) -> str:
+    """``ClassName(name=value, ...)`` on one line: numbers to 4 significant digits.
+
+    The reprs of the result objects: what was fitted and its headline numbers, never the
+    arrays or tables they hold (those are in ``to_frame()``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metaprop._validation import short_repr
+    >>> class R: pass
+    >>> short_repr(R(), k=np.int64(8), estimate=np.float64(0.297512), ci=(0.21943, 0.3896))
+    'R(k=8, estimate=0.2975, ci=(0.2194, 0.3896))'
+    """
+    parts = ", ".join(f"{name}={_short(value)}" for name, value in shown.items())
+    return f"{type(obj).__name__}({parts})"
+
+
+def _short(value) -> str:
+    if isinstance(value, bool | np.bool_):
+        return repr(bool(value))
+    if isinstance(value, int | np.integer):
+        return repr(int(value))
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.4g}"
+    if isinstance(value, tuple | list):
+        inner = ", ".join(_short(v) for v in value)
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    return repr(value)

@@ -80,6 +80,16 @@ class BatchResult:
         # result arrays are read-only (issue 26)
         val.readonly_arrays(self)
 
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            fits=len(self.k),
+            measure=self.measure,
+            method=self.method,
+            test=self.test,
+            level=self.level,
+        )
+
     def __len__(self) -> int:
         return int(self.k.shape[0])
 

@@ -65,6 +65,17 @@ class BootstrapResult:
         # result arrays are read-only (issue 26)
         val.readonly_arrays(self)
 
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            n_boot=self.n_boot,
+            seed=self.seed,
+            measure=self.measure,
+            method=self.method,
+            level=self.level,
+            tau2_ci=tuple(self.tau2_ci),
+        )
+
     def to_frame(self):
         """One row per replicate: estimate_t, tau2, i2, theta_new, converged."""
         import pandas as pd

@@ -82,6 +82,15 @@ class EffectSizes:
         # result arrays are read-only (issue 26)
         val.readonly_arrays(self)
 
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            k=self.k,
+            measure=self.measure,
+            transform=self.transform,
+            counts=self.events is not None,
+        )
+
     @property
     def k(self) -> int:
         """Number of studies."""

@@ -66,6 +66,29 @@ class GoshResult:
         # result arrays are read-only (issue 26)
         val.readonly_arrays(self)
 
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            fits=self.n_subsets,
+            k=len(self.labels),
+            measure=self.measure,
+            method=self.method,
+            exact=self.exact,
+            complete=self.complete,
+        )
+
+    def to_frame(self):
+        """The table of fits (one row per subset), as a copy.
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> g = mp.gosh(mp.meta_prop([4, 9, 12, 7], [20, 30, 25, 22]))
+        >>> len(g.to_frame()) == g.n_subsets == 15
+        True
+        """
+        return self.frame.copy()
+
     def plot(self, ax=None, highlight=None, *, bins: int = 100, cmap: str = "viridis"):
         """Pooled estimate against I², each point shaded by the density of subsets there.
 

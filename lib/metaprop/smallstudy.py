@@ -6,6 +6,7 @@ Each function takes a fitted :class:`~metaprop.model.MetaResult` and follows met
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,21 @@ class EggerResult:
         # result arrays are read-only (issue 26)
         val.readonly_arrays(self)
 
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            statistic=self.statistic,
+            pvalue=self.pvalue,
+            model=self.model,
+            predictor=self.predictor,
+        )
+
+    def to_frame(self):
+        """The test as a one-row DataFrame (every field)."""
+        import pandas as pd
+
+        return pd.DataFrame([dataclasses.asdict(self)])
+
 
 @dataclass(frozen=True)
 class RankTestResult:
@@ -125,6 +141,15 @@ class RankTestResult:
     def __post_init__(self) -> None:
         # result arrays are read-only (issue 26)
         val.readonly_arrays(self)
+
+    def __repr__(self) -> str:
+        return val.short_repr(self, statistic=self.statistic, pvalue=self.pvalue)
+
+    def to_frame(self):
+        """The test as a one-row DataFrame (every field)."""
+        import pandas as pd
+
+        return pd.DataFrame([dataclasses.asdict(self)])
 
 
 @dataclass(frozen=True)
@@ -172,6 +197,27 @@ class TrimFillResult:
     def __post_init__(self) -> None:
         # result arrays are read-only (issue 26)
         val.readonly_arrays(self)
+
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            k0=self.k0,
+            side=self.side,
+            estimate=self.result.estimate,
+            ci=tuple(self.result.ci),
+        )
+
+    def to_frame(self):
+        """The filled studies, one row each: label, yi, vi (empty when k0 = 0)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "label": [f"Filled {i + 1}" for i in range(self.k0)],
+                "yi": self.filled_yi,
+                "vi": self.filled_vi,
+            }
+        )
 
 
 # --------------------------------------------------------------------------------------

@@ -165,6 +165,16 @@ class SubgroupResult:
         # result arrays are read-only (issue 26)
         val.readonly_arrays(self)
 
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            groups=list(self.results),
+            k=self.overall.k,
+            method=self.overall.method,
+            q_between=self.q_between.statistic,
+            q_between_pvalue=self.q_between.pvalue,
+        )
+
     def to_frame(self):
         """One row per level: group, k, method, estimate, CI, PI, tau2, i2, q, q_pvalue.
 
