@@ -354,3 +354,101 @@ def test_a_gosh_result_does_not_print_its_table(res):
         "GoshResult(fits=31, k=5, measure='PLO', method='REML', exact=True, complete=True)"
     )
     assert len(g.to_frame()) == 31
+
+
+# ---------------------------------------------------------------- unsupported keywords
+def _public_functions():
+    import inspect
+
+    return {name: getattr(mp, name) for name in mp.__all__ if inspect.isfunction(getattr(mp, name))}
+
+
+@pytest.mark.parametrize("keyword", ["weights", "collapse", "methd", "xi", "mods"])
+@pytest.mark.parametrize("name", sorted(_public_functions()))
+def test_an_unsupported_keyword_is_named_in_pythons_message(name, keyword):
+    import inspect
+
+    fn = _public_functions()[name]
+    params = inspect.signature(fn).parameters
+    if keyword in params:
+        pytest.skip(f"{name} supports {keyword}=")  # added by the features of issue 26
+    assert not any(p.kind is p.VAR_KEYWORD for p in params.values()), f"{name} takes **kwargs"
+    with pytest.raises(
+        TypeError, match=rf"^{name}\(\) got an unexpected keyword argument '{keyword}'$"
+    ):
+        fn(**{keyword: None})
+
+
+def test_weights_and_collapse_where_unsupported_name_the_function_and_argument(res):
+    with pytest.raises(
+        TypeError, match=r"^meta_prop_glmm\(\) got an unexpected keyword argument 'weights'$"
+    ):
+        mp.meta_prop_glmm(X, N, weights=[1] * len(X))
+    with pytest.raises(
+        TypeError, match=r"^leave_one_out\(\) got an unexpected keyword argument 'collapse'$"
+    ):
+        mp.leave_one_out(res, collapse=True)
+
+
+# ---------------------------------------------------------------- no numpy reprs in messages
+def _bad_calls(res):
+    """Calls that fail, with numpy scalars and arrays wherever a user might pass them."""
+    f64, i64, arr = np.float64, np.int64, np.array
+    return {
+        "0/n without correction": lambda: mp.meta_prop(
+            arr([3, 0, 5]), arr([10, 10, 20]), to="none"
+        ),
+        "events > totals": lambda: mp.meta_prop(arr([3, 12]), arr([10, 10])),
+        "infinite totals": lambda: mp.meta_prop(arr([3.0, 4.0]), arr([10.0, np.inf])),
+        "non-integer events": lambda: mp.escalc(arr([3.0, 2.5]), arr([10, 10])),
+        "yi not finite": lambda: mp.meta_analysis(arr([0.1, -np.inf]), arr([0.01, 0.02])),
+        "vi not finite": lambda: mp.meta_analysis(arr([0.1, 0.2]), arr([0.01, np.nan])),
+        "vi negative": lambda: mp.meta_analysis(arr([0.1, 0.2]), arr([0.01, -0.02])),
+        "ni not positive": lambda: mp.meta_analysis(arr([0.1]), arr([0.01]), ni=arr([0.0])),
+        "level": lambda: mp.meta_prop(X, N, level=f64(1.5)),
+        "level array": lambda: mp.meta_prop(X, N, level=arr([0.9])),
+        "measure": lambda: mp.meta_prop(X, N, measure=np.str_("OR")),
+        "method": lambda: mp.meta_prop(X, N, method=np.str_("REM")),
+        "add": lambda: mp.meta_prop(X, N, add=f64(-0.5)),
+        "batch add": lambda: mp.fit_batch(X, N, add=f64(-0.5)),
+        "bayes tau_scale": lambda: mp.meta_prop_bayes(X, N, tau_scale=f64(-1.0)),
+        "bayes n_mu": lambda: mp.meta_prop_bayes(X, N, n_mu=i64(4)),
+        "bayes mu_prior_mean": lambda: mp.meta_prop_bayes(X, N, mu_prior_mean=f64(np.nan)),
+        "bootstrap n_boot": lambda: mp.bootstrap(res, n_boot=i64(1)),
+        "gosh subsets": lambda: mp.gosh(res, subsets=i64(1)),
+        "back_transform ni": lambda: mp.back_transform(0.5, "PFT", ni=arr([10.0, 0.0])),
+        "estimate outside": lambda: mp.estimates_to_effects(arr([120.0]), arr([10.0]), arr([30.0])),
+        "estimate outside CI": lambda: mp.estimates_to_effects(
+            arr([50.0]), arr([10.0]), arr([30.0])
+        ),
+        "string events": lambda: mp.meta_prop(np.str_("12"), [10]),
+    }
+
+
+def test_no_error_message_shows_a_numpy_repr(res):
+    messages = {}
+    for name, call in _bad_calls(res).items():
+        with pytest.raises(ValueError) as err:
+            call()
+        messages[name] = str(err.value)
+    shown = {n: m for n, m in messages.items() if re.search(r"np\.|array\(|dtype", m)}
+    assert shown == {}
+    # the issue's example: the infinite logit of a 0/n study reads as -inf
+    assert "yi = -inf, vi = inf" in messages["0/n without correction"]
+    assert "got 1.5" in messages["level"] and "unknown measure 'OR'" in messages["measure"]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (np.float64(-np.inf), "-inf"),
+        (np.float32(0.5), "0.5"),
+        (np.int64(3), "3"),
+        (np.bool_(True), "True"),
+        (np.str_("OR"), "'OR'"),
+        (np.array([1.5, 2.0]), "[1.5, 2.0]"),
+        (None, "None"),
+    ],
+)
+def test_plain_prints_numbers_as_python_does(value, text):
+    assert val.plain(value) == text

@@ -35,7 +35,7 @@ TO_OPTIONS = ("only0", "all", "if0all", "none")
 def check_choice(value: str, allowed: Sequence[str], name: str) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise a ValueError naming both."""
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+        raise ValueError(f"unknown {name} {plain(value)}; expected one of {', '.join(allowed)}")
     return value
 
 
@@ -122,7 +122,7 @@ def make_labels(labels, k: int) -> tuple[str, ...]:
 def _array1d(values, name: str) -> np.ndarray:
     """A 1-D array of the input (a scalar is one study); strings and 2-D input are refused."""
     if isinstance(values, str | bytes):
-        raise ValueError(f"{name}: expected a sequence of values, got the string {values!r}")
+        raise ValueError(f"{name}: expected a sequence of values, got the string {plain(values)}")
     arr = np.asarray(values)
     if arr.ndim == 0:
         arr = arr.reshape(1)
@@ -148,7 +148,7 @@ def _float_array(values, name: str, labels: tuple[str, ...]) -> np.ndarray:
         try:
             out[i] = float(x)
         except (TypeError, ValueError):
-            raise ValueError(f"{_where(i, labels)}: {name} is not a number: {x!r}") from None
+            raise ValueError(f"{_where(i, labels)}: {name} is not a number: {plain(x)}") from None
     return out
 
 
@@ -207,7 +207,7 @@ def check_counts(events, totals, labels=None) -> tuple[np.ndarray, np.ndarray, t
             if np.isnan(x):
                 raise ValueError(f"{_where(i, labs)}: {name} is missing (NaN)")
             if not np.isfinite(x):
-                raise ValueError(f"{_where(i, labs)}: {name} is not finite ({x!r})")
+                raise ValueError(f"{_where(i, labs)}: {name} is not finite ({plain(x)})")
             if x < 0:
                 raise ValueError(f"{_where(i, labs)}: {name} is negative ({_fmt(x)})")
             if x != np.floor(x):
@@ -251,9 +251,9 @@ def check_effects(
         return y, (s if vi is not None else s * s), labs
     for i in range(k):
         if not np.isfinite(y[i]):
-            raise ValueError(f"{_where(i, labs)}: yi is not finite ({y[i]!r})")
+            raise ValueError(f"{_where(i, labs)}: yi is not finite ({plain(y[i])})")
         if not np.isfinite(s[i]):
-            raise ValueError(f"{_where(i, labs)}: {name} is not finite ({s[i]!r})")
+            raise ValueError(f"{_where(i, labs)}: {name} is not finite ({plain(s[i])})")
         if s[i] <= 0:
             raise ValueError(f"{_where(i, labs)}: {name} must be > 0, got {_fmt(s[i])}")
     v = s if vi is not None else s * s
@@ -270,7 +270,7 @@ def check_ni(ni, k: int, labels: tuple[str, ...]) -> np.ndarray | None:
     n = _float_array(n_seq, "ni", labels)
     for i, x in enumerate(n):
         if not np.isfinite(x) or x <= 0:
-            raise ValueError(f"{_where(i, labels)}: ni must be a positive number, got {x!r}")
+            raise ValueError(f"{_where(i, labels)}: ni must be a positive number, got {plain(x)}")
     return n
 
 
@@ -376,6 +376,8 @@ def plain(x) -> str:
         return repr(int(x))
     if isinstance(x, float | np.floating):
         return repr(float(x))
+    if isinstance(x, str):
+        return repr(str(x))  # np.str_ too
     if isinstance(x, np.ndarray):
         return repr(x.tolist())
     return repr(x)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate, interpolate, optimize, special
 
-from metaprop._validation import check_counts, check_level, readonly_arrays
+from metaprop._validation import check_counts, check_level, plain, readonly_arrays
 from metaprop.effects import _resolve_counts
 from metaprop.results import Interval
 
@@ -249,15 +249,15 @@ def _positive(value, name: str) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+        raise ValueError(f"{name} must be a positive number, got {plain(value)}") from None
     if not (np.isfinite(out) and out > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        raise ValueError(f"{name} must be a positive finite number, got {plain(value)}")
     return out
 
 
 def _count(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or int(value) != value or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {plain(value)}")
     return int(value)
 
 
@@ -472,7 +472,7 @@ def meta_prop_bayes(
     scale = _positive(tau_scale, "tau_scale")
     m0 = float(mu_prior_mean)
     if not np.isfinite(m0):
-        raise ValueError(f"mu_prior_mean must be finite, got {mu_prior_mean!r}")
+        raise ValueError(f"mu_prior_mean must be finite, got {plain(mu_prior_mean)}")
     s0 = _positive(mu_prior_sd, "mu_prior_sd")
     n_mu = _count(n_mu, "n_mu", _MIN_GRID)
     n_tau = _count(n_tau, "n_tau", _MIN_GRID)

@@ -169,7 +169,7 @@ def bootstrap(
     if samples is None:
         n_boot = int(n_boot)
         if n_boot < 2:
-            raise ValueError(f"n_boot must be >= 2, got {n_boot!r}")
+            raise ValueError(f"n_boot must be >= 2, got {val.plain(n_boot)}")
         # y*_bi ~ N(mu, tau2 + v_i): the fitted random-effects model (tau2 = 0 for FE)
         ystar = mu + np.sqrt(tau2 + vi) * rng.standard_normal((n_boot, k))
     else:

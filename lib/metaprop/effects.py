@@ -232,7 +232,7 @@ def escalc(
     ev, n, labs = val.check_counts(events, totals, labels)
     add = _DEFAULT_ADD[measure] if add is None else float(add)
     if not np.isfinite(add) or add < 0:
-        raise ValueError(f"add must be a finite number >= 0, got {add!r}")
+        raise ValueError(f"add must be a finite number >= 0, got {val.plain(add)}")
     yi, vi = _counts_to_effects(ev, n, measure, add, to)
     return EffectSizes(
         yi=yi,
@@ -410,12 +410,12 @@ def estimates_to_effects(
             if not np.isfinite(b) or b < 0 or b > 1 or (open_unit and b in (0.0, 1.0)):
                 rng = "(0, 1)" if open_unit else "[0, 1]"
                 raise ValueError(
-                    f"{where}: value {b * scale_by!r} outside {rng} for scale {scale!r}"
+                    f"{where}: value {val.plain(b * scale_by)} outside {rng} for scale {scale!r}"
                 )
         if has_ci[i] and not lo[i] <= p[i] <= hi[i]:
             raise ValueError(
-                f"{where}: estimate {est[i]!r} not inside its CI "
-                f"({lo[i] * scale_by!r}, {hi[i] * scale_by!r})"
+                f"{where}: estimate {val.plain(est[i])} not inside its CI "
+                f"({val.plain(lo[i] * scale_by)}, {val.plain(hi[i] * scale_by)})"
             )
         if not has_ci[i] and not (np.isfinite(nn[i]) and nn[i] > 0):
             raise ValueError(f"{where}: needs a CI (ci_low, ci_high) or a sample size n > 0")
@@ -429,7 +429,7 @@ def estimates_to_effects(
     vi = np.where(has_ci, vi_ci, vi_n)
     for i in np.flatnonzero(~(np.isfinite(vi) & (vi > 0))):
         raise ValueError(
-            f"study at index {i} ({labs[i]!r}): sampling variance is {vi[i]!r} "
+            f"study at index {i} ({labs[i]!r}): sampling variance is {val.plain(vi[i])} "
             f"on scale {scale!r}; check the estimate and its interval or n"
         )
     return EffectSizes(

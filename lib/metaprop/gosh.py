@@ -158,7 +158,8 @@ class GoshResult:
             return self.labels.index(study)
         j = int(study)
         if not 0 <= j < len(self.labels):
-            raise ValueError(f"study index {study!r} out of range 0..{len(self.labels) - 1}")
+            last = len(self.labels) - 1
+            raise ValueError(f"study index {val.plain(study)} out of range 0..{last}")
         return j
 
 
@@ -221,7 +222,7 @@ def gosh(res, subsets=None, seed=None, *, chunk_size=None, progress=None) -> Gos
         raise ValueError(f"GOSH needs at least 2 studies, got k = {k}")
     limit = MAX_SUBSETS if subsets is None else int(round(subsets))
     if limit < 2:
-        raise ValueError(f"subsets must be >= 2, got {subsets!r}")
+        raise ValueError(f"subsets must be >= 2, got {val.plain(subsets)}")
     n_all = 2**k - 1
     exact = n_all <= limit
     n = n_all if exact else limit
