@@ -53,7 +53,10 @@ def meta_prop(
         Normal test, Hartung-Knapp(-Sidik-Jonkman) with t(k-1), or Hartung-Knapp with
         the ad hoc floor of 1 on its scaling factor.
     level : float
-        Confidence level.
+        Confidence level: a fraction in [0.5, 1) or a percentage in [50, 100), read as
+        metafor reads it (95 is 0.95); anything else is a ValueError (metafor would read
+        1.5 as a 1.5% interval and 0.05 as alpha). The same rule holds for every
+        ``level`` in metaprop.
     add : float, optional
         Continuity correction (default as metafor: 0.5 for PR/PLO, none for PAS/PFT).
     to : {"only0", "all", "if0all", "none"}
