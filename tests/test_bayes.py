@@ -131,7 +131,7 @@ def test_resolution_converges(name):
         ({"mu_prior_mean": np.nan}, "mu_prior_mean must be finite"),
         ({"n_mu": 4}, "n_mu must be an integer >= 16"),
         ({"n_nodes": 2.5}, "n_nodes must be an integer >= 4"),
-        ({"level": 0}, "level must lie in"),
+        ({"level": 0}, r"level must be a fraction in \[0\.5, 1\)"),
     ],
 )
 def test_bad_options_are_refused(kwargs, message):

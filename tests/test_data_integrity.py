@@ -239,7 +239,7 @@ def test_outcome_ready_for_meta_prop():
     ):
         assert col in df.columns
     assert df["label"].is_unique
-    res = mp.meta_prop(df, events="events", totals="total", labels="label")
+    res = mp.meta_prop(data=df, events="events", totals="total", labels="label")
     assert 0 < res.estimate < 1
 
 

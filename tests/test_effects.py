@@ -63,7 +63,7 @@ def test_escalc_continuity_options():
 def test_escalc_dataframe_and_frame_output():
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame({"x": [4, 10], "n": [20, 25], "study": ["A", "B"]})
-    a = mp.escalc(df, events="x", totals="n", labels="study")
+    a = mp.escalc("x", "n", data=df, labels="study")
     b = mp.escalc(events="x", totals="n", labels="study", data=df, measure="PLO")
     np.testing.assert_array_equal(a.yi, b.yi)
     assert a.labels == ("A", "B")

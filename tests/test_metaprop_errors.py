@@ -58,7 +58,7 @@ def test_bad_shapes(kwargs, pattern):
         ("method", "REM", r"unknown method 'REM'; expected one of FE, DL, REML"),
         ("test", "t", r"unknown test 't'; expected one of z, knha, adhoc"),
         ("to", "some", r"unknown to 'some'"),
-        ("level", 1.5e2, r"level must lie in \(0, 1\)"),
+        ("level", 1.5e2, r"level must be a fraction in \[0\.5, 1\) or a percentage in \[50, 100\)"),
         ("add", -0.5, r"add must be a finite number >= 0"),
     ],
 )
@@ -95,11 +95,11 @@ def test_dataframe_columns_are_checked():
     pd = pytest.importorskip("pandas")
     df = pd.DataFrame({"x": [1, 12], "n": [10, 10], "study": ["A", "B"]})
     with pytest.raises(ValueError, match=r"column 'events' \(for events\) not found"):
-        mp.meta_prop(df, events="events", totals="n")
+        mp.meta_prop(data=df, events="events", totals="n")
     with pytest.raises(ValueError, match=r"index 1 \('B'\): events \(12\) > totals \(10\)"):
-        mp.meta_prop(df, events="x", totals="n", labels="study")
+        mp.meta_prop(data=df, events="x", totals="n", labels="study")
     with pytest.raises(ValueError, match="give the column names"):
-        mp.meta_prop(df, events="x")
+        mp.meta_prop(data=df, events="x")
 
 
 def test_study_ci_and_prediction_interval_checks():

@@ -167,7 +167,7 @@ def test_leave_one_out_plot(res):
     assert mp.leave_one_out_plot(res, ax=ax) is ax
     pts = _study_points(ax)
     loo = mp.leave_one_out(res)
-    np.testing.assert_allclose(pts[:, 0], loo["estimate"])
+    np.testing.assert_allclose(pts[:, 0], loo.estimate)
     first_column = {
         -t.get_position()[1]: t.get_text() for t in ax.texts if t.get_position()[0] == 0
     }

@@ -69,7 +69,7 @@ def test_no_diagnostic_case_is_dropped():
 @pytest.mark.parametrize(("dataset", "case"), params("leave1out"))
 def test_leave1out(dataset, case):
     ref = case["leave1out"]
-    got = mp.leave_one_out(_fit(dataset, case))
+    got = mp.leave_one_out(_fit(dataset, case)).to_frame()
     assert got["label"].tolist() == [f"Study {i + 1}" for i in range(len(dataset["events"]))]
     _check(
         {
@@ -383,7 +383,7 @@ def test_live_diagnostics_match_metafor(job, live_results):
             job,
             always_iterative=True,
         )
-    l1 = mp.leave_one_out(res)
+    l1 = mp.leave_one_out(res).to_frame()
     cu = mp.cumulative(res, order=job["year"])
     _check(
         {

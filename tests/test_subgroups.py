@@ -91,11 +91,11 @@ def test_one_study_level_is_fixed_effect_and_inputs():
     df = pd.DataFrame(
         {"x": [4, 6, 10, 12, 9], "n": [20, 22, 25, 24, 30], "g": ["a", "a", "b", "b", "c"]}
     )
-    sg = mp.subgroup_analysis(df, events="x", totals="n", groups="g")
+    sg = mp.subgroup_analysis(data=df, events="x", totals="n", groups="g")
     assert sg.results["c"].method == "FE" and sg.results["c"].k == 1
     assert sg.overall.k == 5
     assert sg.to_frame()["group"].tolist() == ["a", "b", "c"]
-    same = mp.subgroup_analysis(mp.meta_prop(df, events="x", totals="n"), groups=df["g"])
+    same = mp.subgroup_analysis(mp.meta_prop(data=df, events="x", totals="n"), groups=df["g"])
     assert same.q_between == sg.q_between
     with pytest.raises(ValueError, match="at least two groups"):
         mp.subgroup_analysis([4, 6], [20, 22], ["a", "a"])

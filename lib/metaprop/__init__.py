@@ -31,6 +31,7 @@ from metaprop.plotting import (
 from metaprop.profile import tau2_profile_ci
 from metaprop.results import (
     Interval,
+    LeaveOneOutResult,
     MetaResult,
 )
 from metaprop.sensitivity import cumulative, leave_one_out
@@ -95,6 +96,7 @@ __all__ = [
     "gosh",
     # results
     "Interval",
+    "LeaveOneOutResult",
     "MetaResult",
     # subgroups
     "ModeratorTest",

@@ -9,6 +9,7 @@ data table can be found at once. The checks run once per public call; the engine
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 
 import numpy as np
 
@@ -49,7 +50,7 @@ TO_OPTIONS = ("only0", "all", "if0all", "none")
 def check_choice(value: str, allowed: Sequence[str], name: str) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise a ValueError naming both."""
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
+        raise ValueError(f"unknown {name} {plain(value)}; expected one of {', '.join(allowed)}")
     return value
 
 
@@ -60,14 +61,67 @@ def canonical_method(method: str) -> str:
     return check_choice(method, METHODS, "method")
 
 
-def check_level(level: float) -> float:
-    """Confidence level as a fraction in (0, 1); 95 is read as 0.95 (as metafor does)."""
-    level = float(level)
-    if 1.0 < level < 100.0:
-        level /= 100.0
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must lie in (0, 1) (or (1, 100) as a percentage), got {level!r}")
-    return level
+def check_level(level, name: str = "level") -> float:
+    """Confidence level as a fraction; a percentage (95) is read as metafor reads it.
+
+    Parameters
+    ----------
+    level : float
+        A fraction in [0.5, 1) or a percentage in [50, 100).
+    name : str
+        The argument's name, for the error message.
+
+    Returns
+    -------
+    float
+        The level as a fraction in [0.5, 1).
+
+    Raises
+    ------
+    ValueError
+        For anything else: a bool, a string, an array, NaN, a value <= 0 or >= 100, a
+        fraction below 0.5 or a percentage below 50. The message names the argument and
+        quotes the value as Python prints it.
+
+    Notes
+    -----
+    metafor (``.level()`` in ``misc.func.hidden.r``, 4.x) refuses values outside
+    [0, 100] and turns the rest into :math:`\\alpha`: a value >= 1 is a percentage
+    (:math:`\\alpha=(100-\\text{level})/100`), a value in (0.5, 1) a fraction
+    (:math:`\\alpha=1-\\text{level}`) and a value <= 0.5 is read as :math:`\\alpha`
+    itself (``level = 0.05`` gives a 95% interval). metaprop takes the two readings on
+    which everyone agrees, fractions in [0.5, 1) and percentages in [50, 100), with
+    metafor's result, and refuses the rest: below 0.5 metafor's reading (alpha) and the
+    plain one (a level) disagree, and a percentage from 1 to 50 (``level = 1.5``) gives an
+    interval narrower than 50%, which is almost always a slip for a fraction. No
+    meta-analysis reports intervals narrower than 50%.
+
+    References
+    ----------
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package.
+    J Stat Softw 36(3):1-48. doi:10.18637/jss.v036.i03
+
+    Examples
+    --------
+    >>> from metaprop._validation import check_level
+    >>> check_level(0.9), check_level(95)
+    (0.9, 0.95)
+    >>> check_level(1.5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: level must be a fraction in [0.5, 1) or a percentage in [50, 100) ... got 1.5
+    """
+    bad = isinstance(level, bool) or not isinstance(level, int | float | np.integer | np.floating)
+    value = None if bad else float(level)
+    if value is not None and 50.0 <= value < 100.0:
+        return value / 100.0
+    if value is not None and 0.5 <= value < 1.0:
+        return value
+    shown = plain(level)
+    raise ValueError(
+        f"{name} must be a fraction in [0.5, 1) or a percentage in [50, 100) "
+        f"(95 or 0.95 for a 95% interval), got {shown}"
+    )
 
 
 def make_labels(labels, k: int) -> tuple[str, ...]:
@@ -83,7 +137,7 @@ def make_labels(labels, k: int) -> tuple[str, ...]:
 def _array1d(values, name: str) -> np.ndarray:
     """A 1-D array of the input (a scalar is one study); strings and 2-D input are refused."""
     if isinstance(values, str | bytes):
-        raise ValueError(f"{name}: expected a sequence of values, got the string {values!r}")
+        raise ValueError(f"{name}: expected a sequence of values, got the string {plain(values)}")
     arr = np.asarray(values)
     if arr.ndim == 0:
         arr = arr.reshape(1)
@@ -109,7 +163,7 @@ def _float_array(values, name: str, labels: tuple[str, ...]) -> np.ndarray:
         try:
             out[i] = float(x)
         except (TypeError, ValueError):
-            raise ValueError(f"{_where(i, labels)}: {name} is not a number: {x!r}") from None
+            raise ValueError(f"{_where(i, labels)}: {name} is not a number: {plain(x)}") from None
     return out
 
 
@@ -168,7 +222,7 @@ def check_counts(events, totals, labels=None) -> tuple[np.ndarray, np.ndarray, t
             if np.isnan(x):
                 raise ValueError(f"{_where(i, labs)}: {name} is missing (NaN)")
             if not np.isfinite(x):
-                raise ValueError(f"{_where(i, labs)}: {name} is not finite ({x!r})")
+                raise ValueError(f"{_where(i, labs)}: {name} is not finite ({plain(x)})")
             if x < 0:
                 raise ValueError(f"{_where(i, labs)}: {name} is negative ({_fmt(x)})")
             if x != np.floor(x):
@@ -212,9 +266,9 @@ def check_effects(
         return y, (s if vi is not None else s * s), labs
     for i in range(k):
         if not np.isfinite(y[i]):
-            raise ValueError(f"{_where(i, labs)}: yi is not finite ({y[i]!r})")
+            raise ValueError(f"{_where(i, labs)}: yi is not finite ({plain(y[i])})")
         if not np.isfinite(s[i]):
-            raise ValueError(f"{_where(i, labs)}: {name} is not finite ({s[i]!r})")
+            raise ValueError(f"{_where(i, labs)}: {name} is not finite ({plain(s[i])})")
         if s[i] <= 0:
             raise ValueError(f"{_where(i, labs)}: {name} must be > 0, got {_fmt(s[i])}")
     v = s if vi is not None else s * s
@@ -231,7 +285,7 @@ def check_ni(ni, k: int, labels: tuple[str, ...]) -> np.ndarray | None:
     n = _float_array(n_seq, "ni", labels)
     for i, x in enumerate(n):
         if not np.isfinite(x) or x <= 0:
-            raise ValueError(f"{_where(i, labels)}: ni must be a positive number, got {x!r}")
+            raise ValueError(f"{_where(i, labels)}: ni must be a positive number, got {plain(x)}")
     return n
 
 
@@ -258,56 +312,62 @@ def frame_columns(data, **columns):
     return out
 
 
-def resolve_columns(first, second, data, names: tuple[str, str], **keywords):
-    """Inputs of the calling forms ``f(a, b)``, ``f(df, a="col", ...)``, ``f(data=df, ...)``.
+def resolve_columns(data, names: tuple[str, ...], **roles):
+    """Inputs of the two calling forms ``f(a, b)`` and ``f(data=df, a="col", b="col")``.
 
-    ``first`` and ``second`` are the positional arguments, in the roles ``names`` (e.g.
-    ``("events", "totals")``); a DataFrame as ``first`` is the same as ``data=``.
-    ``keywords`` maps every role, the two of ``names`` included, to its keyword value.
+    Each role has one name (``events``, ``totals``, ``yi``, ...), given positionally or by
+    keyword; with ``data=`` the values are column names.
+
+    Parameters
+    ----------
+    data : DataFrame or None
+        The table holding the named columns.
+    names : tuple of str
+        The leading roles, for the hint in the error message (e.g. ``("events",
+        "totals")``).
+    **roles
+        Every role (``names`` included) mapped to its value: the data, a column name,
+        or None.
 
     Returns
     -------
     values : dict of str to object
-        Each role's values: the named columns with a DataFrame, else the positional or
-        keyword argument (None when neither was given).
+        Each role's values: the named columns with a DataFrame, else the values given.
     framed : bool
         A DataFrame was given.
 
     Raises
     ------
     ValueError
-        A DataFrame given twice, values given positionally next to a DataFrame, a role
-        given both positionally and by keyword, or a column that ``data`` lacks.
+        A DataFrame given as a role instead of ``data=``, ``data`` that is not a
+        DataFrame, a role that is not a column name with ``data``, or a column that
+        ``data`` lacks.
 
     Examples
     --------
     >>> import pandas as pd
     >>> from metaprop._validation import resolve_columns
     >>> df = pd.DataFrame({"x": [3, 5], "n": [10, 12]})
-    >>> cols, framed = resolve_columns(df, None, None, ("events", "totals"), events="x",
-    ...                                totals="n", labels=None)
+    >>> cols, framed = resolve_columns(df, ("events", "totals"), events="x", totals="n",
+    ...                                labels=None)
     >>> cols["events"].tolist(), framed
     ([3, 5], True)
-    >>> resolve_columns([3, 5], [10, 12], None, ("events", "totals"), events=None,
-    ...                 totals=None, labels=None)[0]["totals"]
+    >>> resolve_columns(None, ("events", "totals"), events=[3, 5], totals=[10, 12],
+    ...                 labels=None)[0]["totals"]
     [10, 12]
     """
-    if is_frame(first):
-        if data is not None:
-            raise ValueError("give the DataFrame once: positionally or as data=")
-        data, first = first, None
-    if data is not None:
-        if first is not None or second is not None:
-            a, b = names
-            raise ValueError(f"with a DataFrame, name the columns: {a}='col', {b}='col'")
-        return frame_columns(data, **keywords), True
-    out = dict(keywords)
-    for role, value in zip(names, (first, second), strict=True):
-        if value is not None:
-            if out[role] is not None:
-                raise ValueError(f"{role} given twice (positionally and as {role}=)")
-            out[role] = value
-    return out, False
+    hint = ", ".join(f"{n}='column'" for n in names)
+    if data is None:
+        for role, value in roles.items():
+            if is_frame(value):
+                raise ValueError(
+                    f"{role} is a DataFrame: give the table as data= and name its columns, "
+                    f"data=df, {hint}"
+                )
+        return dict(roles), False
+    if not is_frame(data):
+        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    return frame_columns(data, **roles), True
 
 
 def is_frame(obj) -> bool:
@@ -315,5 +375,81 @@ def is_frame(obj) -> bool:
     return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns")
 
 
+def plain(x) -> str:
+    """A number as Python prints a float or int, never numpy's repr (``np.float64(-inf)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metaprop._validation import plain
+    >>> plain(np.float64(-np.inf)), plain(np.int64(3)), plain(0.25)
+    ('-inf', '3', '0.25')
+    """
+    if isinstance(x, bool | np.bool_):
+        return repr(bool(x))
+    if isinstance(x, int | np.integer):
+        return repr(int(x))
+    if isinstance(x, float | np.floating):
+        return repr(float(x))
+    if isinstance(x, str):
+        return repr(str(x))  # np.str_ too
+    if isinstance(x, np.ndarray):
+        return repr(x.tolist())
+    return repr(x)
+
+
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def readonly_arrays(obj) -> None:
+    """Replace every ndarray field of a frozen dataclass by a read-only view of it.
+
+    Called from each result's ``__post_init__``: a frozen dataclass forbids rebinding a
+    field, and this makes ``res.weights[0] = 1`` raise too. A view (not a copy) keeps
+    large batch results cheap; the caller's own array, if one was stored, stays writeable.
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> res = mp.meta_prop([4, 10, 7], [20, 25, 30])
+    >>> res.weights.flags.writeable
+    False
+    """
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.ndarray) and value.flags.writeable:
+            view = value.view()
+            view.flags.writeable = False
+            object.__setattr__(obj, f.name, view)
+
+
+def short_repr(obj, **shown) -> str:
+    """``ClassName(name=value, ...)`` on one line: numbers to 4 significant digits.
+
+    The reprs of the result objects: what was fitted and its headline numbers, never the
+    arrays or tables they hold (those are in ``to_frame()``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from metaprop._validation import short_repr
+    >>> class R: pass
+    >>> short_repr(R(), k=np.int64(8), estimate=np.float64(0.297512), ci=(0.21943, 0.3896))
+    'R(k=8, estimate=0.2975, ci=(0.2194, 0.3896))'
+    """
+    parts = ", ".join(f"{name}={_short(value)}" for name, value in shown.items())
+    return f"{type(obj).__name__}({parts})"
+
+
+def _short(value) -> str:
+    if isinstance(value, bool | np.bool_):
+        return repr(bool(value))
+    if isinstance(value, int | np.integer):
+        return repr(int(value))
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.4g}"
+    if isinstance(value, tuple | list):
+        inner = ", ".join(_short(v) for v in value)
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    return repr(value)

@@ -76,6 +76,20 @@ class BatchResult:
     test: str
     level: float
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            fits=len(self.k),
+            measure=self.measure,
+            method=self.method,
+            test=self.test,
+            level=self.level,
+        )
+
     def __len__(self) -> int:
         return int(self.k.shape[0])
 
@@ -303,7 +317,7 @@ def _first_bad(bad: np.ndarray, what: str, values: np.ndarray) -> None:
     """Raise a ValueError naming the first (fit, study) cell where ``bad`` is True."""
     if bad.any():
         j, i = np.argwhere(bad)[0]
-        raise ValueError(f"dataset {j}, study at index {i}: {what} ({values[j, i]!r})")
+        raise ValueError(f"dataset {j}, study at index {i}: {what} ({val.plain(values[j, i])})")
 
 
 def _from_counts(events, totals, membership, measure, add, to):
@@ -323,7 +337,7 @@ def _from_counts(events, totals, membership, measure, add, to):
     to = val.check_choice(to, val.TO_OPTIONS, "to")
     add = _DEFAULT_ADD[measure] if add is None else float(add)
     if not np.isfinite(add) or add < 0:
-        raise ValueError(f"add must be a finite number >= 0, got {add!r}")
+        raise ValueError(f"add must be a finite number >= 0, got {val.plain(add)}")
     try:
         x, nn = ev.astype(float), n.astype(float)
     except (TypeError, ValueError):

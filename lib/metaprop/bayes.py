@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate, interpolate, optimize, special
 
-from metaprop._validation import check_counts, check_level
+from metaprop._validation import check_counts, check_level, plain, readonly_arrays
 from metaprop.effects import _resolve_counts
 from metaprop.results import Interval
 
@@ -134,6 +134,10 @@ class BayesResult:
     posterior: np.ndarray
     log_evidence: float
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        readonly_arrays(self)
+
     def to_dict(self) -> dict:
         """Options and scalar results as a flat dict of plain Python values.
 
@@ -245,15 +249,15 @@ def _positive(value, name: str) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+        raise ValueError(f"{name} must be a positive number, got {plain(value)}") from None
     if not (np.isfinite(out) and out > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        raise ValueError(f"{name} must be a positive finite number, got {plain(value)}")
     return out
 
 
 def _count(value, name: str, minimum: int) -> int:
     if isinstance(value, bool) or int(value) != value or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {plain(value)}")
     return int(value)
 
 
@@ -463,12 +467,12 @@ def meta_prop_bayes(
     (True, True)
     """
     level = check_level(level)
-    events, totals, labels = _resolve_counts(None, None, events, totals, data, labels)
+    events, totals, labels = _resolve_counts(events, totals, data, labels)
     x_int, n_int, labs = check_counts(events, totals, labels)
     scale = _positive(tau_scale, "tau_scale")
     m0 = float(mu_prior_mean)
     if not np.isfinite(m0):
-        raise ValueError(f"mu_prior_mean must be finite, got {mu_prior_mean!r}")
+        raise ValueError(f"mu_prior_mean must be finite, got {plain(mu_prior_mean)}")
     s0 = _positive(mu_prior_sd, "mu_prior_sd")
     n_mu = _count(n_mu, "n_mu", _MIN_GRID)
     n_tau = _count(n_tau, "n_tau", _MIN_GRID)

@@ -62,6 +62,21 @@ class BootstrapResult:
     method: str
     measure: str
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            n_boot=self.n_boot,
+            seed=self.seed,
+            measure=self.measure,
+            method=self.method,
+            level=self.level,
+            tau2_ci=tuple(self.tau2_ci),
+        )
+
     def to_frame(self):
         """One row per replicate: estimate_t, tau2, i2, theta_new, converged."""
         import pandas as pd
@@ -156,7 +171,7 @@ def bootstrap(
     if samples is None:
         n_boot = int(n_boot)
         if n_boot < 2:
-            raise ValueError(f"n_boot must be >= 2, got {n_boot!r}")
+            raise ValueError(f"n_boot must be >= 2, got {val.plain(n_boot)}")
         # y*_bi ~ N(mu, tau2 + v_i): the fitted random-effects model (tau2 = 0 for FE)
         ystar = mu + np.sqrt(tau2 + vi) * rng.standard_normal((n_boot, k))
     else:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from metaprop._validation import plain
 from metaprop.batch import fit_batch
 from metaprop.bayes import meta_prop_bayes
 from metaprop.glmm import fit_glmm, glmm_profile_ci
@@ -185,7 +186,7 @@ def coverage_study(
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
     if int(reps) < 1:
-        raise ValueError(f"reps must be a positive integer, got {reps!r}")
+        raise ValueError(f"reps must be a positive integer, got {plain(reps)}")
     rows = []
     start = time.perf_counter()
     cells = [(k, i, p, j, t2) for k in ks for i, p in enumerate(ps) for j, t2 in enumerate(tau2s)]

@@ -78,6 +78,19 @@ class EffectSizes:
     transform: str
     approximate: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            k=self.k,
+            measure=self.measure,
+            transform=self.transform,
+            counts=self.events is not None,
+        )
+
     @property
     def k(self) -> int:
         """Number of studies."""
@@ -109,10 +122,10 @@ class EffectSizes:
         return pd.DataFrame(cols)
 
 
-def _resolve_counts(xi, ni, events, totals, data, labels):
-    """Sort out the calling forms ``f(ev, n)``, ``f(df, events="x", ...)``, ``f(data=df, ...)``."""
+def _resolve_counts(events, totals, data, labels):
+    """Sort out the calling forms ``f(ev, n)`` and ``f(data=df, events="x", totals="n")``."""
     cols, framed = val.resolve_columns(
-        xi, ni, data, ("events", "totals"), events=events, totals=totals, labels=labels
+        data, ("events", "totals"), events=events, totals=totals, labels=labels
     )
     if framed and (cols["events"] is None or cols["totals"] is None):
         raise ValueError("with a DataFrame, give the column names events= and totals=")
@@ -153,13 +166,10 @@ def _counts_to_effects(ev: np.ndarray, n: np.ndarray, measure: str, add: float, 
 
 
 def escalc(
-    xi=None,
-    ni=None,
-    /,
-    measure: str = "PLO",
-    *,
     events=None,
     totals=None,
+    measure: str = "PLO",
+    *,
     data=None,
     labels=None,
     add: float | None = None,
@@ -169,14 +179,13 @@ def escalc(
 
     Parameters
     ----------
-    xi, ni : array-like of int or DataFrame, optional
-        Events and totals, positionally: ``escalc(events, totals)``. A DataFrame as the
-        first argument is the same as ``data=``.
+    events, totals : array-like of int or str
+        Number of events and of participants per study, positionally or by keyword;
+        column names when ``data`` is given: ``escalc(data=df, events="x", totals="n")``.
+        (metafor's ``xi``/``ni`` are not accepted: one name per role.)
     measure : {"PLO", "PR", "PAS", "PFT", "PLN"}
         Logit (default), raw proportion, arcsine square root, Freeman-Tukey double
         arcsine, log proportion.
-    events, totals : array-like or str, optional
-        Events and totals by keyword; column names when ``data`` is given.
     data : DataFrame, optional
         Table holding the columns named by ``events``, ``totals`` and ``labels``.
     labels : array-like of str or str, optional
@@ -225,11 +234,11 @@ def escalc(
     """
     measure = val.check_choice(measure, val.MEASURES, "measure")
     to = val.check_choice(to, val.TO_OPTIONS, "to")
-    events, totals, labels = _resolve_counts(xi, ni, events, totals, data, labels)
+    events, totals, labels = _resolve_counts(events, totals, data, labels)
     ev, n, labs = val.check_counts(events, totals, labels)
     add = _DEFAULT_ADD[measure] if add is None else float(add)
     if not np.isfinite(add) or add < 0:
-        raise ValueError(f"add must be a finite number >= 0, got {add!r}")
+        raise ValueError(f"add must be a finite number >= 0, got {val.plain(add)}")
     yi, vi = _counts_to_effects(ev, n, measure, add, to)
     return EffectSizes(
         yi=yi,
@@ -407,12 +416,12 @@ def estimates_to_effects(
             if not np.isfinite(b) or b < 0 or b > 1 or (open_unit and b in (0.0, 1.0)):
                 rng = "(0, 1)" if open_unit else "[0, 1]"
                 raise ValueError(
-                    f"{where}: value {b * scale_by!r} outside {rng} for scale {scale!r}"
+                    f"{where}: value {val.plain(b * scale_by)} outside {rng} for scale {scale!r}"
                 )
         if has_ci[i] and not lo[i] <= p[i] <= hi[i]:
             raise ValueError(
-                f"{where}: estimate {est[i]!r} not inside its CI "
-                f"({lo[i] * scale_by!r}, {hi[i] * scale_by!r})"
+                f"{where}: estimate {val.plain(est[i])} not inside its CI "
+                f"({val.plain(lo[i] * scale_by)}, {val.plain(hi[i] * scale_by)})"
             )
         if not has_ci[i] and not (np.isfinite(nn[i]) and nn[i] > 0):
             raise ValueError(f"{where}: needs a CI (ci_low, ci_high) or a sample size n > 0")
@@ -426,7 +435,7 @@ def estimates_to_effects(
     vi = np.where(has_ci, vi_ci, vi_n)
     for i in np.flatnonzero(~(np.isfinite(vi) & (vi > 0))):
         raise ValueError(
-            f"study at index {i} ({labs[i]!r}): sampling variance is {vi[i]!r} "
+            f"study at index {i} ({labs[i]!r}): sampling variance is {val.plain(vi[i])} "
             f"on scale {scale!r}; check the estimate and its interval or n"
         )
     return EffectSizes(

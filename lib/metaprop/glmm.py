@@ -491,7 +491,7 @@ def meta_prop_glmm(events, totals=None, *, data=None, labels=None, level=0.95, t
     'GLMM'
     """
     level = check_level(level)
-    events, totals, labels = _resolve_counts(None, None, events, totals, data, labels)
+    events, totals, labels = _resolve_counts(events, totals, data, labels)
     x, n, labs = check_counts(events, totals, labels)
     test = check_choice(test, GLMM_TESTS, "test")
     fit = fit_glmm(x, n)

@@ -63,6 +63,33 @@ class GoshResult:
     n_subsets: int
     complete: bool
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            fits=self.n_subsets,
+            k=len(self.labels),
+            measure=self.measure,
+            method=self.method,
+            exact=self.exact,
+            complete=self.complete,
+        )
+
+    def to_frame(self):
+        """The table of fits (one row per subset), as a copy.
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> g = mp.gosh(mp.meta_prop([4, 9, 12, 7], [20, 30, 25, 22]))
+        >>> len(g.to_frame()) == g.n_subsets == 15
+        True
+        """
+        return self.frame.copy()
+
     def plot(self, ax=None, highlight=None, *, bins: int = 100, cmap: str = "viridis"):
         """Pooled estimate against I², each point shaded by the density of subsets there.
 
@@ -132,7 +159,8 @@ class GoshResult:
             return self.labels.index(study)
         j = int(study)
         if not 0 <= j < len(self.labels):
-            raise ValueError(f"study index {study!r} out of range 0..{len(self.labels) - 1}")
+            last = len(self.labels) - 1
+            raise ValueError(f"study index {val.plain(study)} out of range 0..{last}")
         return j
 
 
@@ -196,7 +224,7 @@ def gosh(res, subsets=None, seed=None, *, chunk_size=None, progress=None) -> Gos
         raise ValueError(f"GOSH needs at least 2 studies, got k = {k}")
     limit = MAX_SUBSETS if subsets is None else int(round(subsets))
     if limit < 2:
-        raise ValueError(f"subsets must be >= 2, got {subsets!r}")
+        raise ValueError(f"subsets must be >= 2, got {val.plain(subsets)}")
     n_all = 2**k - 1
     exact = n_all <= limit
     n = n_all if exact else limit

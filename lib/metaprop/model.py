@@ -19,12 +19,9 @@ _SCALE_CHOICES = val.SCALES + val.MEASURES
 
 
 def meta_prop(
-    xi=None,
-    ni=None,
-    /,
-    *,
     events=None,
     totals=None,
+    *,
     data=None,
     labels=None,
     measure: str = "PLO",
@@ -41,12 +38,11 @@ def meta_prop(
 
     Parameters
     ----------
-    xi, ni : array-like of int or DataFrame, optional
-        Events and totals, positionally: ``meta_prop(events, totals)``. A DataFrame as
-        the first argument is the same as ``data=``: ``meta_prop(df, events="x",
-        totals="n", labels="study")``.
-    events, totals : array-like or str, optional
-        Events and totals by keyword; column names when a DataFrame is given.
+    events, totals : array-like of int or str
+        Number of events and of participants per study, positionally or by keyword;
+        column names when ``data`` is given: ``meta_prop(data=df, events="x",
+        totals="n", labels="study")``. (metafor's ``xi``/``ni`` are not accepted: one
+        name per role.)
     data : DataFrame, optional
         Table holding the named columns.
     labels : array-like of str or str, optional
@@ -61,7 +57,10 @@ def meta_prop(
         Normal test, Hartung-Knapp(-Sidik-Jonkman) with t(k-1), or Hartung-Knapp with
         the ad hoc floor of 1 on its scaling factor.
     level : float
-        Confidence level.
+        Confidence level: a fraction in [0.5, 1) or a percentage in [50, 100), read as
+        metafor reads it (95 is 0.95); anything else is a ValueError (metafor would read
+        1.5 as a 1.5% interval and 0.05 as alpha). The same rule holds for every
+        ``level`` in metaprop.
     add : float, optional
         Continuity correction (default as metafor: 0.5 for PR/PLO, none for PAS/PFT).
     to : {"only0", "all", "if0all", "none"}
@@ -112,9 +111,7 @@ def meta_prop(
     method_c = val.canonical_method(method)
     test = val.check_choice(test, val.TESTS, "test")
     level = val.check_level(level)
-    es = escalc(
-        xi, ni, measure, events=events, totals=totals, data=data, labels=labels, add=add, to=to
-    )
+    es = escalc(events, totals, measure, data=data, labels=labels, add=add, to=to)
     _check_finite_effects(es)
     a = _check_weights(weights, data if data is not None else xi, es.labels, method_c)
     fa = fit_arrays(es.yi, es.vi, None, method_c, test, level, tol=tol, maxiter=maxiter, weights=a)
@@ -124,12 +121,9 @@ def meta_prop(
 
 
 def meta_analysis(
-    y=None,
-    v=None,
-    /,
-    *,
     yi=None,
     vi=None,
+    *,
     sei=None,
     data=None,
     labels=None,
@@ -146,12 +140,12 @@ def meta_analysis(
 
     Parameters
     ----------
-    y, v : array-like, EffectSizes or DataFrame, optional
-        Effect sizes and sampling variances, positionally. An
-        :class:`~metaprop.effects.EffectSizes` as first argument brings its own variances,
-        labels, counts and scale; a DataFrame is the same as ``data=``.
-    yi, vi, sei : array-like or str, optional
-        By keyword (column names with a DataFrame); give ``vi`` or ``sei``.
+    yi, vi : array-like, EffectSizes or str
+        Effect sizes and sampling variances, positionally or by keyword (column names
+        with ``data``). An :class:`~metaprop.effects.EffectSizes` as ``yi`` brings its
+        own variances, labels, counts and scale.
+    sei : array-like or str, optional
+        Standard errors instead of ``vi`` (give one of the two).
     data : DataFrame, optional
     labels : array-like of str or str, optional
     method, test, level
@@ -194,24 +188,26 @@ def meta_analysis(
     level = val.check_level(level)
     events = totals = None
     add, to = 0.0, "none"
-    if isinstance(y, EffectSizes):
-        if v is not None or yi is not None or vi is not None or sei is not None:
+    if isinstance(yi, EffectSizes):
+        es_in = yi
+        if vi is not None or sei is not None or data is not None:
             raise ValueError("an EffectSizes already holds yi and vi; give nothing else")
-        if transform is not None and transform != y.transform:
+        if transform is not None and transform != es_in.transform:
             raise ValueError(
-                f"transform={transform!r} contradicts the EffectSizes scale {y.transform!r}"
+                f"transform={transform!r} contradicts the EffectSizes scale {es_in.transform!r}"
             )
         cols = {
-            "yi": y.yi,
-            "vi": y.vi,
+            "yi": es_in.yi,
+            "vi": es_in.vi,
             "sei": None,
-            "labels": y.labels if labels is None else labels,
-            "ni": y.totals if ni is None else ni,
+            "labels": es_in.labels if labels is None else labels,
+            "ni": es_in.totals if ni is None else ni,
         }
-        events, totals, add, to, transform = y.events, y.totals, y.add, y.to, y.transform
+        events, totals, add, to = es_in.events, es_in.totals, es_in.add, es_in.to
+        transform = es_in.transform
     else:
         cols, _ = val.resolve_columns(
-            y, v, data, ("yi", "vi"), yi=yi, vi=vi, sei=sei, labels=labels, ni=ni
+            data, ("yi", "vi"), yi=yi, vi=vi, sei=sei, labels=labels, ni=ni
         )
         if cols["yi"] is None:
             raise ValueError("yi (effect sizes) are required")
@@ -296,8 +292,8 @@ def _check_finite_effects(es: EffectSizes) -> None:
     i = int(np.flatnonzero(bad)[0])
     raise ValueError(
         f"study at index {i} ({es.labels[i]!r}): {es.events[i]}/{es.totals[i]} events gives "
-        f"yi = {es.yi[i]!r}, vi = {es.vi[i]!r} for measure {es.measure}; use a continuity "
-        "correction (add > 0, to='only0') or measure PAS/PFT"
+        f"yi = {val.plain(es.yi[i])}, vi = {val.plain(es.vi[i])} for measure {es.measure}; "
+        "use a continuity correction (add > 0, to='only0') or measure PAS/PFT"
     )
 
 

@@ -19,6 +19,7 @@ import warnings
 
 import numpy as np
 
+from metaprop._validation import check_level
 from metaprop.transforms import transform
 
 __all__ = [
@@ -627,7 +628,7 @@ def leave_one_out_plot(
         The fitted model.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; default a new figure.
-    loo : pandas.DataFrame, optional
+    loo : LeaveOneOutResult, optional
         Output of :func:`metaprop.leave_one_out` (computed when not given).
     digits : int
         Decimals of the printed percentages.
@@ -665,6 +666,11 @@ def leave_one_out_plot(
         from metaprop.sensitivity import leave_one_out
 
         loo = leave_one_out(res)
+    if not hasattr(loo, "to_frame") or not hasattr(loo, "q_pvalue"):
+        raise ValueError(
+            f"loo must be the LeaveOneOutResult of leave_one_out(res), got {type(loo).__name__}"
+        )
+    loo = loo.to_frame()
     k = len(loo)
     n_rows = 1 + k + 2
     ax = _new_axes(ax, n_rows, compact)
@@ -784,6 +790,7 @@ def funnel_plot(
 
     if x not in ("se", "n"):
         raise ValueError(f"unknown x {x!r}; expected 'se' or 'n'")
+    levels = tuple(check_level(lv, "levels") for lv in np.atleast_1d(np.asarray(levels, object)))
     if x == "n" and (contours or filled is not None):
         raise ValueError("contours and filled studies need x='se' (they have no sample size)")
     if x == "n" and res.ni is None:

@@ -14,7 +14,7 @@ from metaprop import _validation as val
 from metaprop.heterogeneity import q_profile
 from metaprop.transforms import back_interval, back_transform
 
-__all__ = ["Interval", "MetaResult"]
+__all__ = ["Interval", "LeaveOneOutResult", "MetaResult"]
 
 _DISTS = ("z", "t(k-1)", "t(k-2)")
 _METHOD_NAMES = {
@@ -214,6 +214,11 @@ class MetaResult:
     user_weights: np.ndarray | None = None
 
     # ------------------------------------------------------------------ intervals
+
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
     def _back(self, low: float, high: float) -> Interval:
         return Interval(*back_interval(low, high, self.transform, self.ni))
 
@@ -598,3 +603,115 @@ def _fmt_p(p: float) -> str:
     if not np.isfinite(p):
         return "p = NA"
     return "p < 0.0001" if p < 1e-4 else f"p = {p:.4f}"
+
+
+@dataclass(frozen=True, eq=False)
+class LeaveOneOutResult:
+    """The model refitted once without each study (metafor ``leave1out``).
+
+    Built by :func:`metaprop.leave_one_out`. Each array has one entry per omitted study,
+    in the order of the studies; values with suffix ``_t`` are on the analysis scale.
+
+    Parameters
+    ----------
+    labels : tuple of str
+        The omitted study of each refit.
+    k : ndarray of int
+        Number of studies in each refit (k - 1).
+    estimate_t, se_t, ci_t_low, ci_t_high : ndarray
+        Pooled estimate, its standard error and confidence interval, analysis scale.
+    statistic, pvalue : ndarray
+        Test of the pooled estimate against 0 (z, or t(k - 2) for knha/adhoc).
+    tau2, i2, h2 : ndarray
+        Between-study variance, I^2 (percent) and H^2 of each refit.
+    q, q_df, q_pvalue : ndarray
+        Cochran's Q of each refit, its degrees of freedom (k - 2) and upper-tail
+        :math:`\\chi^2` p-value (metafor's ``Q`` and ``Qp``; 1 when no df are left).
+    estimate, ci_low, ci_high : ndarray
+        Pooled proportion and confidence interval (``PFT``: harmonic mean of the remaining
+        studies' totals).
+    converged : ndarray of bool
+        The iterative tau^2 estimator converged.
+    measure, method, test : str
+        As in the model that was refitted.
+    level : float
+        Confidence level.
+
+    Notes
+    -----
+    Refit :math:`i` is the model fitted to the studies :math:`j\\ne i`;
+    :math:`Q_{(i)}=\\sum_{j\\ne i}(y_j-\\hat\\mu_{FE,(i)})^2/v_j` on k - 2 df.
+
+    References
+    ----------
+    Viechtbauer W, Cheung MW-L (2010). Outlier and influence diagnostics for
+    meta-analysis. Res Synth Methods 1:112-125. doi:10.1002/jrsm.11
+
+    Examples
+    --------
+    >>> import metaprop as mp
+    >>> loo = mp.leave_one_out(mp.meta_prop([4, 9, 12, 7], [20, 30, 25, 22]))
+    >>> loo.labels, loo.q_df.tolist()
+    (('Study 1', 'Study 2', 'Study 3', 'Study 4'), [2, 2, 2, 2])
+    >>> bool(((loo.q_pvalue >= 0) & (loo.q_pvalue <= 1)).all())
+    True
+    """
+
+    labels: tuple[str, ...]
+    k: np.ndarray
+    estimate_t: np.ndarray
+    se_t: np.ndarray
+    ci_t_low: np.ndarray
+    ci_t_high: np.ndarray
+    statistic: np.ndarray
+    pvalue: np.ndarray
+    tau2: np.ndarray
+    i2: np.ndarray
+    h2: np.ndarray
+    q: np.ndarray
+    q_df: np.ndarray
+    q_pvalue: np.ndarray
+    estimate: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    converged: np.ndarray
+    measure: str
+    method: str
+    test: str
+    level: float
+
+    _COLUMNS = (
+        "k estimate_t se_t ci_t_low ci_t_high statistic pvalue tau2 i2 h2 q q_df q_pvalue "
+        "estimate ci_low ci_high converged"
+    ).split()
+
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to_frame(self):
+        """One row per omitted study: ``label`` then every array, in the field order.
+
+        Examples
+        --------
+        >>> import metaprop as mp
+        >>> loo = mp.leave_one_out(mp.meta_prop([4, 9, 12, 7], [20, 30, 25, 22]))
+        >>> loo.to_frame().columns.tolist()[:3], len(loo.to_frame())
+        (['label', 'k', 'estimate_t'], 4)
+        """
+        import pandas as pd
+
+        cols = {"label": list(self.labels)}
+        cols.update({name: getattr(self, name) for name in self._COLUMNS})
+        return pd.DataFrame(cols)
+
+    def __repr__(self) -> str:
+        low, high = np.nanmin(self.estimate), np.nanmax(self.estimate)
+        return (
+            f"LeaveOneOutResult({len(self)} refits, measure={self.measure!r}, "
+            f"method={self.method!r}, test={self.test!r}, "
+            f"estimate from {low:.4g} to {high:.4g})"
+        )

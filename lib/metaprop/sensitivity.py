@@ -8,9 +8,11 @@ mask per fit), as metafor's ``leave1out()`` and ``cumul()`` would fit them one b
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from metaprop.batch import fit_masked
 from metaprop.model import refuse_user_weights
+from metaprop.results import LeaveOneOutResult
 
 __all__ = ["cumulative", "leave_one_out"]
 
@@ -72,7 +74,7 @@ def _frame(labels, values: dict, extra: dict | None = None):
     return pd.DataFrame(cols)
 
 
-def leave_one_out(res):
+def leave_one_out(res) -> LeaveOneOutResult:
     """Refit the model once without each study (metafor ``leave1out``).
 
     Parameters
@@ -83,12 +85,10 @@ def leave_one_out(res):
 
     Returns
     -------
-    pandas.DataFrame
-        One row per omitted study: ``label`` (the omitted study), ``k``, ``estimate_t``,
-        ``se_t``, ``ci_t_low``, ``ci_t_high``, ``statistic``, ``pvalue``, ``tau2``,
-        ``i2`` (percent), ``h2``, ``q``, and ``estimate``, ``ci_low``, ``ci_high`` on the
-        proportion scale (``PFT``: harmonic mean of the remaining studies' totals), and
-        ``converged``.
+    LeaveOneOutResult
+        One entry per omitted study: the refit's estimate, interval and test, tau^2,
+        I^2, H^2, and Cochran's Q with its df and p-value (metafor's ``Q`` and ``Qp``);
+        ``to_frame()`` gives them as a table.
 
     Raises
     ------
@@ -99,7 +99,7 @@ def leave_one_out(res):
     -----
     Row :math:`i` is the model fitted to the studies :math:`j\\ne i`. With two studies
     each refit has one study, which metafor fits with the z test and
-    :math:`\\tau^2 = 0`.
+    :math:`\\tau^2 = 0` (Q = 0 on 0 df, p = 1).
 
     References
     ----------
@@ -110,14 +110,27 @@ def leave_one_out(res):
     --------
     >>> import metaprop as mp
     >>> res = mp.meta_prop([4, 9, 12, 7], [20, 30, 25, 22])
-    >>> mp.leave_one_out(res)["k"].tolist()
+    >>> mp.leave_one_out(res).k.tolist()
     [3, 3, 3, 3]
     """
     k = _check(res, "leave-one-out")
     if k < 2:
         raise ValueError(f"leave-one-out needs at least 2 studies (k = {k})")
     mask = ~np.eye(k, dtype=bool)
-    return _frame(res.labels, _fit_subsets(res, mask))
+    fits = _fit_subsets(res, mask)
+    q_df = fits["k"] - 1
+    # metafor: Qp = pchisq(Q, k - 1, lower.tail = FALSE), and 1 when k - 1 = 0
+    q_pvalue = np.where(q_df > 0, special.chdtrc(np.maximum(q_df, 1), fits["q"]), 1.0)
+    return LeaveOneOutResult(
+        labels=tuple(res.labels),
+        q_df=q_df,
+        q_pvalue=q_pvalue,
+        measure=res.measure,
+        method=res.method,
+        test=res.test,
+        level=res.level,
+        **fits,
+    )
 
 
 def cumulative(res, order=None, *, collapse=False):

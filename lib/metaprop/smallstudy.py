@@ -6,11 +6,13 @@ Each function takes a fitted :class:`~metaprop.model.MetaResult` and follows met
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
+from metaprop import _validation as val
 from metaprop._engine import fit_arrays, fit_moderators
 from metaprop.effects import EffectSizes
 from metaprop.model import build_result, refuse_user_weights
@@ -83,6 +85,25 @@ class EggerResult:
     model: str
     predictor: str
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            statistic=self.statistic,
+            pvalue=self.pvalue,
+            model=self.model,
+            predictor=self.predictor,
+        )
+
+    def to_frame(self):
+        """The test as a one-row DataFrame (every field)."""
+        import pandas as pd
+
+        return pd.DataFrame([dataclasses.asdict(self)])
+
 
 @dataclass(frozen=True)
 class RankTestResult:
@@ -116,6 +137,19 @@ class RankTestResult:
 
     statistic: float
     pvalue: float
+
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
+    def __repr__(self) -> str:
+        return val.short_repr(self, statistic=self.statistic, pvalue=self.pvalue)
+
+    def to_frame(self):
+        """The test as a one-row DataFrame (every field)."""
+        import pandas as pd
+
+        return pd.DataFrame([dataclasses.asdict(self)])
 
 
 @dataclass(frozen=True)
@@ -159,6 +193,31 @@ class TrimFillResult:
     filled_yi: np.ndarray
     filled_vi: np.ndarray
     result: object
+
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            k0=self.k0,
+            side=self.side,
+            estimate=self.result.estimate,
+            ci=tuple(self.result.ci),
+        )
+
+    def to_frame(self):
+        """The filled studies, one row each: label, yi, vi (empty when k0 = 0)."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "label": [f"Filled {i + 1}" for i in range(self.k0)],
+                "yi": self.filled_yi,
+                "vi": self.filled_vi,
+            }
+        )
 
 
 # --------------------------------------------------------------------------------------

@@ -70,6 +70,11 @@ class ModeratorTest(NamedTuple):
         Residual between-study variance of the meta-regression (one for all groups).
     df_denominator : int or None
         k - p for the F test; None for the chi-squared test.
+    qe, qe_df, qe_pvalue : float, int, float
+        Test of residual heterogeneity of the meta-regression (metafor ``QE``,
+        ``QEp``): :math:`Q_E=\\sum_i w_i(y_i-x_i^\\top\\hat\\beta_{FE})^2` with
+        :math:`w_i=1/v_i`, :math:`\\chi^2` on k - p df (whatever the test of the
+        moderators). NaN when the meta-regression is not estimable.
 
     Notes
     -----
@@ -88,15 +93,18 @@ class ModeratorTest(NamedTuple):
     >>> import metaprop as mp
     >>> sg = mp.subgroup_analysis([4, 6, 10, 12], [20, 22, 25, 24], ["a", "a", "b", "b"],
     ...                           test="knha")
-    >>> sg.moderator.df, sg.moderator.df_denominator
-    (1, 2)
+    >>> sg.moderator.df, sg.moderator.df_denominator, sg.moderator.qe_df
+    (1, 2, 2)
     """
 
     statistic: float
     df: int
     pvalue: float
     tau2: float
-    df_denominator: int | None = None
+    df_denominator: int | None
+    qe: float
+    qe_df: int
+    qe_pvalue: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,6 +161,20 @@ class SubgroupResult:
     overall: MetaResult
     notes: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # result arrays are read-only (issue 26)
+        val.readonly_arrays(self)
+
+    def __repr__(self) -> str:
+        return val.short_repr(
+            self,
+            groups=list(self.results),
+            k=self.overall.k,
+            method=self.overall.method,
+            q_between=self.q_between.statistic,
+            q_between_pvalue=self.q_between.pvalue,
+        )
+
     def to_frame(self):
         """One row per level: group, k, method, estimate, CI, PI, tau2, i2, q, q_pvalue.
 
@@ -204,14 +226,10 @@ class SubgroupResult:
 
 
 def subgroup_analysis(
-    xi=None,
-    ni=None,
-    g=None,
-    /,
-    *,
     events=None,
     totals=None,
     groups=None,
+    *,
     data=None,
     labels=None,
     measure: str = "PLO",
@@ -227,14 +245,12 @@ def subgroup_analysis(
 
     Parameters
     ----------
-    xi, ni, g : array-like, DataFrame or MetaResult, optional
-        Events, totals and groups positionally: ``subgroup_analysis(events, totals,
-        groups)``; or a DataFrame first with column names by keyword
-        (``subgroup_analysis(df, events="x", totals="n", groups="region")``); or a fitted
-        :class:`~metaprop.results.MetaResult` first and ``groups`` (its effect sizes,
-        options and labels are reused).
-    events, totals, groups : array-like or str, optional
-        By keyword; column names with a DataFrame.
+    events, totals, groups : array-like or str
+        Events, totals and each study's group, positionally or by keyword; column names
+        with ``data`` (``subgroup_analysis(data=df, events="x", totals="n",
+        groups="region")``). Or a fitted :class:`~metaprop.results.MetaResult` first
+        and the groups second (or as ``groups=``): its effect sizes, options and labels
+        are reused.
     data, labels, measure, method, test, level, add, to, tol, maxiter
         As :func:`metaprop.meta_prop`.
 
@@ -272,11 +288,27 @@ def subgroup_analysis(
     >>> round(sg.q_between.statistic, 3)
     2.755
     """
-    if isinstance(xi, MetaResult):
-        base = xi
-        groups = g if g is not None else groups if groups is not None else ni
-        if ni is not None and g is not None:
+    if isinstance(events, MetaResult):
+        base = events
+        if totals is not None and groups is not None:
             raise ValueError("with a MetaResult, give only the groups")
+        groups = groups if groups is not None else totals
+        given = {
+            "data": data is not None,
+            "labels": labels is not None,
+            "measure": measure != "PLO",
+            "method": method != "REML",
+            "test": test != "z",
+            "level": level != 0.95,
+            "add": add is not None,
+            "to": to != "only0",
+        }
+        if any(given.values()):
+            names = ", ".join(k for k, v in given.items() if v)
+            raise ValueError(
+                f"with a MetaResult the fit's own options are used; do not pass {names} "
+                "(refit with meta_prop to change them)"
+            )
         es = EffectSizes(
             yi=base.yi,
             vi=base.vi,
@@ -290,19 +322,13 @@ def subgroup_analysis(
         )
         ni_arr, method, test, level = base.ni, base.method_requested, base.test, base.level
     else:
-        if val.is_frame(xi) and isinstance(groups, str):
-            groups = val.frame_columns(xi, groups=groups)["groups"]
-        elif data is not None and isinstance(groups, str):
+        if data is not None and isinstance(groups, str):
             groups = val.frame_columns(data, groups=groups)["groups"]
-        if g is not None:
-            if groups is not None:
-                raise ValueError("groups given twice (positionally and as groups=)")
-            groups = g
+        elif val.is_frame(groups):
+            raise ValueError("groups is a DataFrame: give the table as data= and groups='column'")
         level = val.check_level(level)
         test = val.check_choice(test, val.TESTS, "test")
-        es = escalc(
-            xi, ni, measure, events=events, totals=totals, data=data, labels=labels, add=add, to=to
-        )
+        es = escalc(events, totals, measure, data=data, labels=labels, add=add, to=to)
         _check_finite_effects(es)
         ni_arr = es.totals.astype(float)
     method_c = val.canonical_method(method)
@@ -347,7 +373,9 @@ def subgroup_analysis(
     if k < X.shape[1] + (method_c != "FE"):
         # as metafor's rma(mods = ~ group), which stops: too few studies for the levels
         # and tau^2; each level's fit and Q_B are still defined
-        moderator = ModeratorTest(np.nan, df_b, np.nan, np.nan, None)
+        moderator = ModeratorTest(
+            np.nan, df_b, np.nan, np.nan, None, np.nan, k - X.shape[1], np.nan
+        )
         notes = (
             f"The moderator test is not estimable: {k} studies in {len(levels)} groups "
             "leave no degree of freedom for tau^2 in the meta-regression.",
@@ -360,6 +388,9 @@ def subgroup_analysis(
             pvalue=mf.qm_pvalue,
             tau2=mf.tau2,
             df_denominator=mf.qm_df[1] if len(mf.qm_df) > 1 else None,
+            qe=mf.qe,
+            qe_df=k - X.shape[1],
+            qe_pvalue=mf.qe_pvalue,
         )
     return SubgroupResult(
         results=results,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from metaprop._validation import plain
+
 __all__ = ["back_transform", "transform"]
 
 _SCALE_OF = {
@@ -38,7 +40,7 @@ def _harmonic_mean(ni) -> float:
         raise ValueError("the PFT back-transformation needs the sample sizes: pass ni=")
     n = np.asarray(ni, dtype=float)
     if n.size == 0 or np.any(~np.isfinite(n)) or np.any(n <= 0):
-        raise ValueError(f"ni must be positive finite sample sizes, got {ni!r}")
+        raise ValueError(f"ni must be positive finite sample sizes, got {plain(ni)}")
     return float(n.size / np.sum(1.0 / n))
 
 

@@ -714,7 +714,7 @@ def leave_one_out(fit: PooledFit, plan: Plan) -> pd.DataFrame:
     label = plan.population(fit.population)["label"]
     labels = _labels(fit.rows, plan)
     if not fit.model.is_glmm:
-        loo = mp.leave_one_out(fit.result)
+        loo = mp.leave_one_out(fit.result).to_frame()
         return pd.DataFrame(
             {
                 "population": label,

@@ -7,7 +7,7 @@ two letters, HTML stays characters).
 
 >>> from review import data
 >>> df = data.outcome("CR")                      # primary rows joined with the studies
->>> res = mp.meta_prop(df, events="events", totals="total", labels="label")
+>>> res = mp.meta_prop(data=df, events="events", totals="total", labels="label")
 
 The data directory is ``data/`` of the repository, or ``$REVIEW_DATA_DIR``, or the
 ``data_dir`` argument.
@@ -325,7 +325,7 @@ def outcome(
         One row per study (and variant): ``study_id, label, events, total, variant,
         primary, first_author, year, disease_status, regimen_group, source_tier, cohort_id,
         id_confidence, available_from, minors, jadad, ...``, ready for
-        ``mp.meta_prop(df, events="events", totals="total", labels="label")``.
+        ``mp.meta_prop(data=df, events="events", totals="total", labels="label")``.
     """
     return _outcome_frame(data_dir, code, variants, as_of, runner_ups, complete)
 
