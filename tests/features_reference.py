@@ -1,4 +1,5 @@
-"""Loader for ``tests/fixtures/metafor_glmm_profile_cumulative.json`` (``scripts/metafor_glmm_profile_cumulative.R``):
+"""Loader for ``tests/fixtures/metafor_glmm_profile_cumulative.json``
+(``scripts/metafor_glmm_profile_cumulative.R``):
 metafor's GLMM heterogeneity tests, GLMM meta-regressions, profile-likelihood intervals
 for tau^2 and cumulative analyses with tied order values pooled."""
 

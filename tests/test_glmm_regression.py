@@ -1,6 +1,7 @@
 """Meta-regression in the binomial-normal GLMM (``meta_regression_glmm``, issue 26 item 4)
 against metafor's ``rma.glmm(measure="PLO", mods=..., method="ML")``: pinned references in
-``tests/fixtures/metafor_glmm_profile_cumulative.json`` and (``needs_r``) live R on random datasets."""
+``tests/fixtures/metafor_glmm_profile_cumulative.json`` and (``needs_r``) live R on random
+datasets."""
 
 from __future__ import annotations
 

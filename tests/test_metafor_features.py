@@ -363,7 +363,7 @@ def test_weights_by_column_name():
     import pandas as pd
 
     df = pd.DataFrame({"x": [3, 4, 5], "n": [10, 12, 14], "w": [1.0, 2.0, 3.0]})
-    by_name = mp.meta_prop(df, events="x", totals="n", weights="w", method="DL")
+    by_name = mp.meta_prop(data=df, events="x", totals="n", weights="w", method="DL")
     direct = mp.meta_prop([3, 4, 5], [10, 12, 14], weights=[1.0, 2.0, 3.0], method="DL")
     assert by_name.estimate_t == direct.estimate_t
 

@@ -53,6 +53,10 @@ def _level_calls(res):
         "bootstrap": lambda lv: mp.bootstrap(res, n_boot=10, seed=1, level=lv),
         "MetaResult.tau2_ci": lambda lv: res.tau2_ci(level=lv),
         "MetaResult.i2_ci": lambda lv: res.i2_ci(level=lv),
+        "GlmmResult.tau2_ci": lambda lv: mp.meta_prop_glmm(X, N).tau2_ci(level=lv),
+        "GlmmResult.i2_ci": lambda lv: mp.meta_prop_glmm(X, N).i2_ci(level=lv),
+        "meta_regression_glmm": lambda lv: mp.meta_regression_glmm(X, N, mods=N, level=lv),
+        "tau2_profile_ci": lambda lv: mp.tau2_profile_ci(res, level=lv),
     }
 
 
@@ -70,7 +74,14 @@ BAD_LEVELS = [
     (None, "None"),
 ]
 NAMES = list(_level_calls(None))
-OPTIONAL_LEVEL = ("bootstrap", "MetaResult.tau2_ci", "MetaResult.i2_ci")
+OPTIONAL_LEVEL = (
+    "bootstrap",
+    "MetaResult.tau2_ci",
+    "MetaResult.i2_ci",
+    "GlmmResult.tau2_ci",
+    "GlmmResult.i2_ci",
+    "tau2_profile_ci",
+)
 
 
 LEVEL_CASES = [

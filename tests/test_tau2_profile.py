@@ -1,6 +1,7 @@
 """Profile-likelihood interval for tau^2 (``tau2_profile_ci``, issue 26 item 4) against
 metafor's ``confint(rma(..., method = "ML" | "REML"), type = "PL")``: pinned references in
-``tests/fixtures/metafor_glmm_profile_cumulative.json`` and (``needs_r``) live R on random datasets."""
+``tests/fixtures/metafor_glmm_profile_cumulative.json`` and (``needs_r``) live R on random
+datasets."""
 
 from __future__ import annotations
 

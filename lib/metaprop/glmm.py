@@ -66,7 +66,7 @@ class GlmmFit:
     vt: float
 
 
-@dataclass(frozen=True, eq=False, slots=True)
+@dataclass(frozen=True, eq=False, slots=True, repr=False)  # MetaResult's short repr
 class GlmmResult(MetaResult):
     """A binomial-normal GLMM fit: a :class:`MetaResult` with both heterogeneity tests.
 

@@ -417,7 +417,7 @@ def meta_regression_glmm(
     """
     level = check_level(level)
     test = check_choice(test, _TESTS, "test")
-    events, totals, labels = _resolve_counts(None, None, events, totals, data, labels)
+    events, totals, labels = _resolve_counts(events, totals, data, labels)
     x_int, n_int, labs = check_counts(events, totals, labels)
     x, n = x_int.astype(float), n_int.astype(float)
     k = len(x)

@@ -113,7 +113,7 @@ def meta_prop(
     level = val.check_level(level)
     es = escalc(events, totals, measure, data=data, labels=labels, add=add, to=to)
     _check_finite_effects(es)
-    a = _check_weights(weights, data if data is not None else xi, es.labels, method_c)
+    a = _check_weights(weights, data, es.labels, method_c)
     fa = fit_arrays(es.yi, es.vi, None, method_c, test, level, tol=tol, maxiter=maxiter, weights=a)
     return _with_weights_note(
         build_result(fa, 0, es, ni=es.totals.astype(float), method_requested=method), a
@@ -227,8 +227,7 @@ def meta_analysis(
         to=to,
         transform=transform,
     )
-    frame = data if data is not None else (y if val.is_frame(y) else None)
-    a = _check_weights(weights, frame, labs, method_c)
+    a = _check_weights(weights, data, labs, method_c)
     fa = fit_arrays(es.yi, es.vi, None, method_c, test, level, tol=tol, maxiter=maxiter, weights=a)
     return _with_weights_note(build_result(fa, 0, es, ni=ni_arr, method_requested=method), a)
 

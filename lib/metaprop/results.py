@@ -306,6 +306,7 @@ class MetaResult:
         >>> bool(lo <= res.tau2 <= hi)
         True
         """
+        lvl = self.level if level is None else val.check_level(level)
         if self.method in ("FE", "GLMM") or self.k < 2:
             return Interval(np.nan, np.nan)
         if self.method == "GENQ":
@@ -314,7 +315,6 @@ class MetaResult:
                 "the tau^2 interval of a GENQ fit is not available; use Q-profile "
                 "(fit with another method) instead"
             )
-        lvl = self.level if level is None else val.check_level(level)
         low, high, _ = q_profile(self.yi, self.vi, None, [self.tau2], lvl)
         return Interval(float(low[0]), float(high[0]))
 
@@ -559,7 +559,8 @@ class MetaResult:
 
     def __repr__(self) -> str:
         return (
-            f"MetaResult(k={self.k}, measure={self.measure!r}, method={self.method!r}, "
+            f"{type(self).__name__}(k={self.k}, measure={self.measure!r}, "
+            f"method={self.method!r}, "
             f"test={self.test!r}, estimate={self.estimate:.4g}, "
             f"ci=({self.ci.low:.4g}, {self.ci.high:.4g}), tau2={self.tau2:.4g}, "
             f"i2={self.i2:.3g})"
