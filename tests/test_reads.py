@@ -96,8 +96,12 @@ def test_inputs_turn_lines_into_tokens_and_hash_rows_per_value(tmp_path):
     shutil.copytree(DATA, data)
     out.mkdir()
     (root / "plan.yaml").write_text("x: 1\n")
-    inputs = reads.Inputs(root, data, ignore=[out])
+    (root / "lib").mkdir()
+    inputs = reads.Inputs(root, data, ignore=[out], code=[root / "lib"])
     lines = [
+        f"path:{root / 'lib' / 'module.py'}",
+        f"path:{root / 'lib' / '__pycache__' / 'module.cpython-311.pyc'}",
+        f"path:{root / 'lib' / 'table.json'}",
         f"path:{root / 'plan.yaml'}",
         f"path:{data / 'studies.csv'}",
         f"path:{out / 'memo.json'}",
@@ -107,7 +111,13 @@ def test_inputs_turn_lines_into_tokens_and_hash_rows_per_value(tmp_path):
     ]
     tokens = inputs.tokens(lines)
     assert tokens == sorted(
-        ["book:plan.yaml", "data:studies.csv", "data-dir:.", "rows:outcomes.csv:outcome=CR"]
+        [
+            "book:lib/table.json",  # data a module reads: an input; the module is not
+            "book:plan.yaml",
+            "data:studies.csv",
+            "data-dir:.",
+            "rows:outcomes.csv:outcome=CR",
+        ]
     )
     before = inputs.hashes(tokens)
     edit_rows(data, "outcomes.csv", {"study_id": "fx03", "outcome": "OR"}, {"events": "1"})

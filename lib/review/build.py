@@ -162,8 +162,8 @@ def base_keys(
 
 def page_inputs(opts: Options) -> reads_mod.Inputs:
     """The inputs pages may read, hashed once per build: files of the book and of the data
-    folder; not ``lib/`` (part of every base key) nor the build folder."""
-    return reads_mod.Inputs(opts.root, opts.data_dir, ignore=(LIB, opts.out))
+    folder; not the modules of ``lib/`` (part of every base key) nor the build folder."""
+    return reads_mod.Inputs(opts.root, opts.data_dir, ignore=(opts.out,), code=(LIB,))
 
 
 @contextlib.contextmanager
@@ -591,6 +591,7 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
         entries[page.name] = store.path(keys[page.name])
     preparation.result()
     if unchanged():  # pages ran (damaged entries) and gave what the site shows
+        shutil.rmtree(staging, ignore_errors=True)
         _say(f"Site unchanged: {out / 'html'} is up to date ({time.perf_counter() - t0:.1f} s)")
         return
     changed |= {page.name for page, _ in todo if last.get(page.name) != keys[page.name]}

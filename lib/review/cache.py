@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 MANIFEST = "MANIFEST.json"
+SOURCE_TREE = Path(__file__).resolve().parents[2]  # this checkout (lib/review/cache.py)
 INDEX = ".index"  # in the cache folder: the entries of each base key
 KEPT_PER_BASE = 16  # entries remembered per base key (data changed back and forth)
 
@@ -85,11 +86,17 @@ def environment_fingerprint() -> str:
     (``<name>-<version>.dist-info``, ``.egg-info``), where ``importlib.metadata`` finds
     them: parsing each one's METADATA file would take a third of a second, and pip more.
     The working directory (``''`` on ``sys.path``) is left out, so that the fingerprint
-    does not depend on where the build was started.
+    does not depend on where the build was started, and so is every folder of this checkout
+    (:data:`SOURCE_TREE`): the editable install puts ``lib/`` on the path, where building
+    the wheel (``make test``) leaves ``metaprop.egg-info``; the code there is hashed with
+    ``lib/`` itself, and the installed version of each package is its ``.dist-info`` in
+    ``site-packages``.
     """
     found = set()
     for entry in sys.path:
         if not os.path.isabs(entry) or not os.path.isdir(entry):
+            continue
+        if Path(entry).resolve().is_relative_to(SOURCE_TREE):
             continue
         with os.scandir(entry) as items:
             found.update(

@@ -250,6 +250,7 @@ def execute_page(
                 km.shutdown_kernel(now=True)
     executed = nbformat.read(output, as_version=4)
     drop_reads_cell(executed)
+    strip_local_paths(executed, page, {entry: ".", data_dir: "data", root: "."})
     finish_notebook(executed, page)
     nbformat.write(executed, output)
     return time.perf_counter() - start
@@ -281,3 +282,51 @@ def drop_reads_cell(nb: nbformat.NotebookNode) -> None:
             for out in cell.get("outputs", []):
                 if out.get("execution_count"):
                     out["execution_count"] -= 1
+
+
+# --- no local paths in published notebooks -------------------------------------------------
+
+
+def strip_local_paths(nb: nbformat.NotebookNode, page: Page, folders: dict[str, str]) -> None:
+    """Write the folders of the machine that ran ``nb`` as names relative to the book.
+
+    papermill records the absolute paths of its input and output notebooks; a warning a
+    cell prints names the file that gave it. Published (``_sources/*.ipynb``), they would
+    show where the book was built. In text outputs and the notebook's metadata, each folder
+    of ``folders`` (absolute path: name), the Python installation and the temporary folder
+    are replaced; images and the chapter's own code are left as they are.
+    """
+    import sys
+
+    names = {str(Path(k).resolve()): v for k, v in folders.items()}
+    names[sys.prefix] = "<python>"
+    names[str(Path(tempfile.gettempdir()).resolve())] = "<tmp>"
+    # the longest first: a folder inside another is replaced by its own name; paths inside
+    # a folder first, then the folder itself
+    longest = sorted(names.items(), key=lambda item: -len(item[0]))
+    pairs = [(k.rstrip("/") + "/", v + "/") for k, v in longest] + longest
+
+    def clean(value):
+        if isinstance(value, str):
+            for old, new in pairs:
+                value = value.replace(old, new)
+            return value
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    run = nb.metadata.get("papermill")
+    if run is not None:
+        run["input_path"] = page.source.as_posix()
+        run["output_path"] = f"{page.docname}.ipynb"
+    nb.metadata.update(clean(dict(nb.metadata)))
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            for field in ("text", "traceback", "evalue"):
+                if field in out:
+                    out[field] = clean(out[field])
+            for mime in list(out.get("data", {})):
+                if mime.startswith("text/"):
+                    out["data"][mime] = clean(out["data"][mime])

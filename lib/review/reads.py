@@ -183,14 +183,20 @@ class Inputs:
     data_dir : Path
         The data folder.
     ignore : iterable of Path
-        Folders whose files are not inputs of a page: ``lib/`` (the cache key holds its
-        hash whole) and the build folder (the page's own files, the shared-results memo).
+        Folders whose files are not inputs of a page: the build folder (the page's own
+        files, the shared-results memo).
+    code : iterable of Path
+        Folders whose Python modules are not inputs either (``lib/``: every page's key holds
+        the hash of its ``.py`` files); their other files (data a module reads) are.
     """
 
-    def __init__(self, root: Path, data_dir: Path, ignore: Iterable[Path] = ()):
+    def __init__(
+        self, root: Path, data_dir: Path, ignore: Iterable[Path] = (), code: Iterable[Path] = ()
+    ):
         self.root = Path(os.path.realpath(root))
         self.data_dir = Path(os.path.realpath(data_dir))
         self.ignore = tuple(Path(os.path.realpath(p)) for p in ignore)
+        self.code = tuple(Path(os.path.realpath(p)) for p in code)
         self._hashes: dict[str, str] = {}
         self._rows: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -214,6 +220,10 @@ class Inputs:
     def _relative(self, path: str) -> str | None:
         full = Path(os.path.realpath(path))
         if any(full.is_relative_to(folder) for folder in self.ignore):
+            return None
+        if any(full.is_relative_to(folder) for folder in self.code) and (
+            full.suffix in (".py", ".pyc") or "__pycache__" in full.parts or full.is_dir()
+        ):
             return None
         # the data folder first: it is often inside the book
         for kind, base in (("data", self.data_dir), ("book", self.root)):
