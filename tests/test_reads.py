@@ -85,10 +85,15 @@ def test_an_outcome_records_its_rows_not_the_whole_outcome_table(tmp_path):
     assert f"path:{DATA.resolve() / 'prisma.csv'}" not in lines
 
 
-def test_loading_every_table_records_every_table(tmp_path):
-    lines = _record(tmp_path, "from review import data\ndata.load()\ndata.outcome('CR')\n")
-    for name in ("outcomes.csv", "prisma.csv", "studies.csv", "missing.csv"):
+def test_the_tables_of_a_loaded_dataset_are_recorded_as_they_are_read(tmp_path):
+    code = (
+        "from review import data\nds = data.load()\nds.prisma\nds.dictionary\ndata.outcome('CR')\n"
+    )
+    lines = _record(tmp_path, code)
+    for name in ("prisma.csv", "dictionary.csv"):
         assert f"path:{DATA.resolve() / name}" in lines
+    for name in ("outcomes.csv", "missing.csv", "screening.csv"):
+        assert f"path:{DATA.resolve() / name}" not in lines
 
 
 def test_inputs_turn_lines_into_tokens_and_hash_rows_per_value(tmp_path):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -60,7 +60,12 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Every table of one data directory, typed."""
+    """Every table of one data directory, typed.
+
+    A page that reads a table of the dataset :func:`load` gave it has that table noted as
+    an input (:mod:`review.reads`) when it reads it, table by table: a page that looks at
+    the dictionary only does not run again when an outcome row changes.
+    """
 
     data_dir: Path
     studies: pd.DataFrame
@@ -74,6 +79,13 @@ class Dataset:
     exclusions: pd.DataFrame
     missing: pd.DataFrame
     dictionary: pd.DataFrame
+    noting: bool = field(default=False, repr=False, compare=False)
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if name in TABLES and object.__getattribute__(self, "noting"):
+            reads.note(Path(object.__getattribute__(self, "data_dir")) / TABLES[name].file)
+        return value
 
 
 def _typed(frame: pd.DataFrame, table: schema.Table) -> pd.DataFrame:
@@ -106,9 +118,8 @@ def load(data_dir: str | os.PathLike | None = None) -> Dataset:
     """
     root = Path(data_dir) if data_dir is not None else validate.default_data_dir()
     ds = _load_cached(root.resolve(), _stamp(root))
-    for t in TABLES.values():  # the page is given every table
-        reads.note(root / t.file)
-    return Dataset(data_dir=root, **{name: getattr(ds, name).copy() for name in TABLES})
+    tables = {name: getattr(ds, name).copy() for name in TABLES}
+    return Dataset(data_dir=root, **tables, noting=True)  # tables noted as they are read
 
 
 def _stamp(root: Path) -> tuple:
