@@ -61,7 +61,7 @@ def test_empty_toc_part_is_rejected(tmp_path):
 def test_page_left_out_of_the_toc_is_rejected(tmp_path):
     book = _book_copy(tmp_path)
     spec = (book / "chapters" / "_params.yml").read_text()
-    (book / "chapters" / "_params.yml").write_text(spec + "  extra:\n    reads: []\n")
+    (book / "chapters" / "_params.yml").write_text(spec + "  extra: {}\n")
     (book / "chapters" / "extra.md").write_text("# Extra\n")
     with pytest.raises(params_mod.ParamsError, match=r"placed nowhere \['extra'\]"):
         params_mod.expand_toc(book, params_mod.load_pages(book))
@@ -407,9 +407,11 @@ def test_change_to_one_outcome_reexecutes_only_its_pages(site, tmp_path):
     ran, reused = _ran(proc.stdout), _reused(proc.stdout)
     assert {"outcome[cr]", "robustness[cr]"} <= ran
     assert {"outcome[or]", "outcome[mrd-neg]", "robustness[or]", "survival[os-1y]"} <= reused
-    # pages that read the whole data folder run again too; nothing else does
-    whole = {p.name for p in params_mod.load_pages(ROOT) if "data" in p.reads}
-    assert ran <= whole | {"outcome[cr]", "robustness[cr]"}
+    # pages that read every table or every outcome run again too (what they read is
+    # recorded, review.reads); no page of another outcome, nor one that reads no data
+    others = {p.name for p in params_mod.load_pages(ROOT) if p.parameters.get("outcome")}
+    assert not ran & (others - {"outcome[cr]", "robustness[cr]"})
+    assert not ran & {"methods", "api", "differences", "references", "reuse", "studies"}
 
 
 def _shown_sentences(out: Path, page: str) -> list[str]:
@@ -574,3 +576,15 @@ def test_earlier_sites_are_listed_for_removal_not_the_published_one(tmp_path):
     assert sorted(p.name for p in old) == ["20260101T000000-1", "legacy-3"]
     site.remove(old)
     assert sorted(p.name for p in sites.iterdir()) == ["20260102T000000-2", "jupyter_execute"]
+
+
+def test_a_params_entry_with_an_unknown_key_is_rejected(tmp_path):
+    """`reads:` lists are gone (the build records what a page reads): one left behind, or a
+    typo, is an error, not silently ignored."""
+    book = _book_copy(tmp_path)
+    spec = (book / "chapters" / "_params.yml").read_text()
+    (book / "chapters" / "_params.yml").write_text(
+        spec.replace("  api: {}", "  api:\n    reads: [data]")
+    )
+    with pytest.raises(params_mod.ParamsError, match="unknown keys"):
+        params_mod.load_pages(book)

@@ -195,12 +195,8 @@ def test_corrupt_cache_entry_is_detected_and_recomputed(work, damage):
 
 
 def _book_copy(dst: Path) -> Path:
-    """Copy the book sources, and every repository file a chapter declares it reads."""
-    from review import params
-
-    files = {*BOOK_SOURCES}
-    for page in params.load_pages(REPO):
-        files.update(token for token in page.reads if token not in params.READ_TOKENS)
+    """Copy the book sources, and the repository files chapters read (the plan)."""
+    files = {*BOOK_SOURCES, "analysis_plan.yaml"}
     for name in sorted(files):
         src, target = REPO / name, dst / name
         target.parent.mkdir(parents=True, exist_ok=True)

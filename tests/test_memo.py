@@ -86,7 +86,7 @@ def test_warnings_are_given_again_when_read_back(memo_dir):
     assert len(CALLS) == 1
 
 
-@pytest.mark.parametrize("damage", [b"", b"not a pickle", b"\x80\x05truncated"])
+@pytest.mark.parametrize("damage", [b"", b"not json", b"\x80\x05truncated"])
 def test_damaged_entry_is_computed_again_and_replaced(memo_dir, damage):
     _pooled(_frame(), 1.0)
     (entry,) = memo_dir.iterdir()
@@ -108,6 +108,8 @@ def test_summary_of_findings_is_the_same_computed_or_read_back(tmp_path, monkeyp
     direct = grade.summary_of_findings(plan, data_dir=FIXTURE)
     monkeypatch.setenv(memo.ENV, str(tmp_path / "memo"))
     computed = grade.summary_of_findings(plan, data_dir=FIXTURE)
+    # kept (a result the format cannot hold would be computed again, and prove nothing)
+    assert any((tmp_path / "memo").glob("review.grade.outcome_summary-*.json"))
     read_back = grade.summary_of_findings(plan, data_dir=FIXTURE)
     pd.testing.assert_frame_equal(computed, direct, check_exact=True)
     pd.testing.assert_frame_equal(read_back, direct, check_exact=True)
@@ -117,7 +119,107 @@ def test_build_keeps_only_the_memo_of_the_current_code(tmp_path):
     root = tmp_path / ".memo"
     for name in ("aaaa", "bbbb"):
         (root / name).mkdir(parents=True)
-        (root / name / "entry.pickle").write_bytes(b"x")
+        (root / name / "entry.json").write_bytes(b"x")
     folder = build._memo_folder(root, "bbbb" + "0" * 60)
     assert folder == root / ("bbbb" + "0" * 12)
     assert not (root / "aaaa").exists() and not (root / "bbbb").exists()
+
+
+def _entry_path(memo_dir: Path) -> Path:
+    (entry,) = memo_dir.iterdir()
+    assert entry.suffix == memo.SUFFIX  # data, not a pickle
+    return entry
+
+
+def test_an_altered_result_is_detected_and_computed_again(memo_dir):
+    """A number changed in an entry (its hash line left as it was) is not published."""
+    assert _pooled(_frame(), 1.0)["events"] == 8.0
+    entry = _entry_path(memo_dir)
+    entry.write_text(entry.read_text().replace("8.0", "9.0"))
+    assert _pooled(_frame(), 1.0)["events"] == 8.0
+    assert len(CALLS) == 2
+
+
+def test_an_entry_with_a_recomputed_hash_must_still_be_data(memo_dir):
+    """Even with a matching hash, an entry is read as data: a pickle's bytes, or a warning
+    class that is not one, are refused and computed again."""
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        _pooled(_frame(events=(3,), study=("a",)), 1.0)
+    entry = _entry_path(memo_dir)
+    digest, _, payload = entry.read_text().partition("\n")
+    for hostile in (
+        payload.replace("builtins:UserWarning", "os:system"),
+        '{"function": 1',
+    ):
+        entry.write_text(memo.hashlib.sha256(hostile.encode()).hexdigest() + "\n" + hostile)
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            _pooled(_frame(events=(3,), study=("a",)), 1.0)
+    assert len(CALLS) == 3
+
+
+def test_nothing_is_unpickled_from_the_memo_folder(memo_dir, monkeypatch):
+    import pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle used")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    _pooled(_frame(), 1.0)
+    _pooled(_frame(), 1.0)
+    assert len(CALLS) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": (1, 2.5, None), 3: [True, "x"], "nan": math.nan, "inf": -math.inf, "one": 1.0},
+        [pd.NA, memo.np.float64(0.1), memo.np.int64(7), memo.np.bool_(True)],
+        pd.DataFrame(
+            {
+                "o": ["a", None, pd.NA],
+                "f": [0.1, math.nan, 1.0],
+                "i": pd.array([1, None, 3], dtype="Int64"),
+                "F": pd.array([0.5, None, 2.0], dtype="Float64"),
+                "b": pd.array([True, None, False], dtype="boolean"),
+                "n": [1, 2, 3],
+                "l": [[1, 2], [3, 4], [5, 6]],
+            },
+            index=pd.Index(["x", "y", "z"], name="key"),
+        ),
+        pd.Series([1.5, 2.5], name="s"),
+    ],
+    ids=["plain", "scalars", "frame", "series"],
+)
+def test_results_come_back_exactly_as_computed(value):
+    again = memo.decode(memo.json.loads(memo.json.dumps(memo.encode(value))))
+    if isinstance(value, pd.DataFrame):
+        pd.testing.assert_frame_equal(again, value, check_exact=True)
+    elif isinstance(value, pd.Series):
+        pd.testing.assert_series_equal(again, value, check_exact=True)
+    else:
+        assert repr(again) == repr(value)
+        assert [type(v) for v in again] == [type(v) for v in value]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [object(), pd.Categorical(["a"]), pd.DataFrame({"c": pd.Categorical(["a"])}), {1, 2}],
+    ids=["object", "categorical", "categorical-column", "set"],
+)
+def test_a_result_it_cannot_keep_exactly_is_refused(value):
+    with pytest.raises(memo.Unencodable):
+        memo.encode(value)
+
+
+def test_a_result_it_cannot_keep_is_returned_and_not_stored(memo_dir):
+    @memo.cached
+    def opaque(n: int) -> set:
+        CALLS.append(n)
+        return {n}
+
+    assert opaque(1) == {1} and opaque(1) == {1}
+    assert len(CALLS) == 2
+    assert not memo_dir.exists() or not list(memo_dir.iterdir())

@@ -4,6 +4,7 @@ pass `twine check --strict` and carry the licence, changelog and citation."""
 
 import doctest
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -28,17 +29,37 @@ def test_readme_examples_run_as_doctests():
     assert result.attempted >= 5
 
 
+_BEFORE_BUILD: set[Path] = set()  # what was there before the wheel was built
+
+
+def _build_leftovers() -> set[Path]:
+    """What setuptools writes into the checkout while it builds: ``build/`` and
+    ``lib/*.egg-info`` (the latter sits on ``sys.path`` with the editable install)."""
+    return {p for p in (ROOT / "build", *(ROOT / "lib").glob("*.egg-info")) if p.exists()}
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+    before = _build_leftovers()
+    _BEFORE_BUILD.update(before)
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+    finally:  # the test suite leaves the checkout (and what `make book` keys on) alone
+        for path in _build_leftovers() - before:
+            shutil.rmtree(path, ignore_errors=True)
     (found,) = out.glob("metaprop-*.whl")
     return found
+
+
+@pytest.mark.slow
+def test_building_the_wheel_leaves_the_checkout_as_it_was(wheel):
+    assert _build_leftovers() <= _BEFORE_BUILD
 
 
 @pytest.mark.slow

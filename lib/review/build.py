@@ -5,8 +5,9 @@
 1. validate ``data/`` (``review.validate``; skipped when the same data were validated by
    the same code before); stop on any error;
 2. read the parameter sets (``chapters/_params.yml``) and expand ``_toc.yml``;
-3. for each page, compute its cache key (chapter source, ``lib/``, the data it reads, its
-   parameters, installed packages) and reuse the cached execution or run the chapter with
+3. for each page, compute its base key (chapter source, ``lib/``, its parameters,
+   installed packages) and reuse a cached execution whose recorded inputs (every file and
+   data row the page read when it ran, :mod:`review.reads`) are unchanged, or run the chapter with
    papermill, in parallel, in kernels forked from a process that has already imported what
    pages import (:mod:`review.forkkernel`); pages that pool every outcome reuse the results
    of the outcomes whose rows did not change (:mod:`review.memo`);
@@ -25,10 +26,7 @@ and where. Nothing under the data folder is written.
 from __future__ import annotations
 
 import contextlib
-import csv
 import fcntl
-import fnmatch
-import hashlib
 import html
 import json
 import math
@@ -50,9 +48,10 @@ import yaml
 from review import cache as cache_mod
 from review import forkkernel, release, site
 from review import params as params_mod
+from review import reads as reads_mod
 from review.execute import PageFailed, execute_page, preload
 
-OUTCOME_TABLE = "outcomes.csv"
+READS_FILE = ".reads"  # in a running page's entry: what its kernel read (not kept)
 CONVERTED = ".chapters"  # in the build folder: the chapters converted to notebooks
 MEMO = ".memo"  # in the build folder: results pages share (review.memo), one folder per code
 TIMINGS = ".timings.json"  # in the build folder: seconds each page took when it last ran
@@ -139,41 +138,15 @@ def _unimportable(module: str) -> Iterator[None]:
             del sys.modules[module]
 
 
-def outcome_row_hashes(data_dir: Path) -> dict[str, str]:
-    """Hash of what each outcome's pages read: its rows of ``outcomes.csv``, and the rest.
-
-    ``data.outcome(code)`` joins the outcome's rows with the study attributes and quality
-    totals, so every other file of the data folder counts whole: a change there
-    re-executes every outcome page, a change to one outcome's rows only that outcome's.
-    Read with the csv module, not pandas: this runs on every build, even one that finds
-    nothing to do.
-    """
-    files = cache_mod.list_files(data_dir, exclude=(release.RELEASES,))
-    rest = cache_mod.hash_files(data_dir, [p for p in files if p.name != OUTCOME_TABLE])
-    digests = {}
-    with open(data_dir / OUTCOME_TABLE, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        column = header.index("outcome")
-        for row in reader:
-            if row[column] not in digests:
-                digests[row[column]] = hashlib.sha256((rest + json.dumps(header)).encode())
-            digests[row[column]].update(json.dumps(row).encode())
-    return {code: digest.hexdigest() for code, digest in digests.items()}
-
-
-def page_keys(
+def base_keys(
     opts: Options, pages: list[params_mod.Page], common: dict[str, str]
 ) -> dict[str, str]:
-    """Cache key of every page (by ``Page.name``), from what each page declares it reads.
+    """Base key of every page (by ``Page.name``): its chapter source, its parameters and
+    ``common`` (the hashes of ``lib/`` and of the installed packages).
 
-    ``common`` holds the parts every key shares (hashes of ``lib/`` and of the environment).
+    A page's cache entry is keyed on its base key and on what the page read when it ran
+    (:func:`review.cache.entry_key`, recorded by :mod:`review.reads`).
     """
-    reads: dict[str, str] = {
-        "data": release.data_hash(opts.data_dir, short=False),
-        "releases": cache_mod.hash_tree(opts.data_dir / release.RELEASES),
-    }
-    by_outcome: dict[str, str] | None = None
     keys = {}
     for page in pages:
         parts = {
@@ -183,30 +156,14 @@ def page_keys(
                 [page.chapter, page.set_id, page.title, page.parameters], sort_keys=True
             ),
         }
-        for token in page.reads:
-            if token == "outcome":
-                if by_outcome is None:
-                    by_outcome = outcome_row_hashes(opts.data_dir)
-                # an outcome with no rows yet still gets a key (its page shows no study)
-                parts["reads:outcome"] = by_outcome.get(page.parameters["outcome"], "no rows")
-            elif token.startswith("outcome:"):
-                if by_outcome is None:
-                    by_outcome = outcome_row_hashes(opts.data_dir)
-                pattern = token.removeprefix("outcome:")
-                codes = sorted(c for c in by_outcome if fnmatch.fnmatchcase(c, pattern))
-                # no matching row yet: nothing to show, as for one outcome with no rows
-                parts[f"reads:{token}"] = [by_outcome[c] for c in codes] or "no rows"
-            elif token.startswith("data:"):
-                table = opts.data_dir / token.removeprefix("data:")
-                parts[f"reads:{token}"] = (
-                    cache_mod.sha256_file(table) if table.is_file() else "absent"
-                )
-            elif token in reads:
-                parts[f"reads:{token}"] = reads[token]
-            else:
-                parts[f"reads:{token}"] = cache_mod.sha256_file(opts.root / token)
         keys[page.name] = cache_mod.make_key(parts)
     return keys
+
+
+def page_inputs(opts: Options) -> reads_mod.Inputs:
+    """The inputs pages may read, hashed once per build: files of the book and of the data
+    folder; not the modules of ``lib/`` (part of every base key) nor the build folder."""
+    return reads_mod.Inputs(opts.root, opts.data_dir, ignore=(opts.out,), code=(LIB,))
 
 
 @contextlib.contextmanager
@@ -248,9 +205,14 @@ def _run_pages(
     pool: ProcessPoolExecutor,
     workers: int,
     memo_dir: Path,
+    inputs: reads_mod.Inputs,
+    keys: dict[str, str],
     when_idle: Callable[[], object] = lambda: None,
 ) -> list[str]:
     """Execute pages in ``pool``, commit each success to the cache; return failure messages.
+
+    ``todo`` holds each page with its base key; a page that ran is committed under the key
+    of what it read (its kernel's record, hashed by ``inputs``), which goes into ``keys``.
 
     The pages start longest first, by the seconds each took when it last ran (``timings``,
     updated here; a page never timed starts first), so that no long page starts last.
@@ -264,7 +226,7 @@ def _run_pages(
     validated_hash = release.data_hash(opts.data_dir, short=False)
     running = {}
     try:
-        for page, key in todo:
+        for page, base in todo:
             tmp = store.new_entry()
             future = pool.submit(
                 execute_page,
@@ -275,8 +237,9 @@ def _run_pages(
                 validated_hash,
                 str(opts.out / CONVERTED),
                 str(memo_dir),
+                str(tmp / READS_FILE),
             )
-            running[future] = (page, key, tmp)
+            running[future] = (page, base, tmp)
             _say(f"  run     {page.name}")
         idle = False
         while running:
@@ -285,7 +248,7 @@ def _run_pages(
                 when_idle()
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                page, key, tmp = running.pop(future)
+                page, base, tmp = running.pop(future)
                 try:
                     seconds = future.result()
                 except (PageFailed, BrokenProcessPool) as exc:
@@ -298,8 +261,14 @@ def _run_pages(
                     shutil.rmtree(tmp, ignore_errors=True)
                     continue
                 timings[page.name] = round(seconds, 2)
+                record = tmp / READS_FILE
+                recorded = inputs.hashes(inputs.tokens(reads_mod.read_record(record)))
+                record.unlink(missing_ok=True)
+                key = cache_mod.entry_key(base, recorded)
                 info = {"page": page.name, "seconds": round(seconds, 2)}
-                store.commit(tmp, key, info)
+                store.commit(tmp, key, {**info, "base": base, "reads": recorded})
+                store.remember(base, key)
+                keys[page.name] = key
                 _say(f"  done    {page.name} in {seconds:.1f} s")
     except BaseException:
         store.clean_temporary()  # the half-written entries of the pages that were running
@@ -548,10 +517,7 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     """The build; ``stack`` closes the worker processes and the renderer it starts."""
     t0 = time.perf_counter()
     out = opts.out
-    common = {
-        "lib": cache_mod.hash_tree(LIB, "*.py"),
-        "environment": cache_mod.environment_fingerprint(),
-    }
+    common = common_parts()
     fingerprint = cache_mod.make_key(
         {**common, "data": release.data_hash(opts.data_dir, short=False)}
         if opts.data_dir.is_dir()
@@ -566,7 +532,8 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
 
     pages = params_mod.load_pages(opts.root)
     toc = params_mod.expand_toc(opts.root, pages)
-    keys = page_keys(opts, pages, common)
+    bases = base_keys(opts, pages, common)
+    inputs = page_inputs(opts)
     status = release.status(opts.data_dir)
     _say(f"Book: {len(pages)} pages; version {status['version']}, data hash {status['data_hash']}")
 
@@ -577,33 +544,21 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     store = cache_mod.Cache(out / ".cache")
     store.clean_temporary()
     memo_dir = _memo_folder(out / MEMO, cache_mod.make_key(common))
-    entries: dict[str, Path] = {}
-    todo = []
-    for page in pages:
-        key = keys[page.name]
-        try:
-            entry = store.lookup(key)
-        except cache_mod.CorruptEntry as exc:
-            _say(f"  corrupt cache entry of {page.name} ({exc}): removed, executing again")
-            entry = None
-        if entry is None:
-            todo.append((page, key))
-        else:
-            entries[page.name] = entry
-            _say(f"  reused  {page.name} (key {key[:12]})")
+    entries, keys, todo = find_entries(store, pages, bases, inputs)
 
     frame = frame_key(opts, common["environment"])
-    key = site_key(frame, keys, status)
     published = _published(out)
-    if published is not None and published["key"] == key:
-        # a page may still run: one whose cache entry was damaged, to make it again
-        _run_all(opts, todo, store, pool, stack, len(pages), memo_dir)
+
+    def unchanged() -> bool:  # every page's key known: the site shows exactly these pages
+        return published is not None and published["key"] == site_key(frame, keys, status)
+
+    if not todo and unchanged():
         _say(f"Site unchanged: {out / 'html'} is up to date ({time.perf_counter() - t0:.1f} s)")
         return
     # the published site and Sphinx's saved state are those of the last render: start from
     # them when the frame is the same, and have Sphinx read and write the changed pages only
     last = published.get("pages", {}) if published and published.get("frame") == frame else {}
-    changed = {page.name for page in pages if last.get(page.name) != keys[page.name]}
+    changed = {name for name in entries if last.get(name) != keys[name]}
 
     staging = out / ".staging"
     src = staging / "src"
@@ -631,13 +586,19 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     def start_renderer() -> None:  # new pages make a new site: Sphinx loads meanwhile
         renderers.append(stack.enter_context(site.Renderer()))
 
-    _run_all(opts, todo, store, pool, stack, len(pages), memo_dir, start_renderer)
-    for page, page_key in todo:
-        entries[page.name] = store.path(page_key)
+    _run_all(opts, todo, store, pool, stack, len(pages), memo_dir, inputs, keys, start_renderer)
+    for page, _ in todo:
+        entries[page.name] = store.path(keys[page.name])
     preparation.result()
+    if unchanged():  # pages ran (damaged entries) and gave what the site shows
+        shutil.rmtree(staging, ignore_errors=True)
+        _say(f"Site unchanged: {out / 'html'} is up to date ({time.perf_counter() - t0:.1f} s)")
+        return
+    changed |= {page.name for page, _ in todo if last.get(page.name) != keys[page.name]}
     add_pages(src, [page for page, _ in todo], entries, changed)
 
     _say(f"Rendering with Jupyter Book (strict): {len(changed)} of {len(pages)} pages changed")
+    key = site_key(frame, keys, status)
     t1 = time.perf_counter()
     renderer = renderers[0] if renderers else stack.enter_context(site.Renderer())
     try:
@@ -661,6 +622,63 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     _say(f"Site published: {out / 'html'} ({time.perf_counter() - t0:.1f} s in all)")
 
 
+def find_entries(
+    store: cache_mod.Cache,
+    pages: list[params_mod.Page],
+    bases: dict[str, str],
+    inputs: reads_mod.Inputs,
+) -> tuple[dict[str, Path], dict[str, str], list[tuple[params_mod.Page, str]]]:
+    """The fresh cache entry of each page, its key, and the pages that must run (with
+    their base keys): those with no entry whose recorded inputs are all unchanged."""
+    entries: dict[str, Path] = {}
+    keys: dict[str, str] = {}  # entry key of each page: known for a page once it has run
+    todo = []
+    for page in pages:
+        base = bases[page.name]
+        try:
+            found = store.find(base, inputs.fresh)
+        except cache_mod.CorruptEntry as exc:
+            _say(f"  corrupt cache entry of {page.name} ({exc}): removed, executing again")
+            found = None
+        if found is None:
+            todo.append((page, base))
+        else:
+            keys[page.name], entries[page.name] = found
+            _say(f"  reused  {page.name} (key {keys[page.name][:12]})")
+    return entries, keys, todo
+
+
+def common_parts() -> dict[str, str]:
+    """The parts every page's key shares: the hashes of ``lib/`` and of the installed
+    packages."""
+    return {
+        "lib": cache_mod.hash_tree(LIB, "*.py"),
+        "environment": cache_mod.environment_fingerprint(),
+    }
+
+
+def execute_stale(opts: Options) -> tuple[dict[str, Path], set[str]]:
+    """Run the pages whose cache entry is missing or stale, without rendering or publishing.
+
+    The first half of :func:`run`, for tests and benchmarks of the cache (the data are not
+    validated here). Returns the cache entry of every page and the names of those that ran.
+    """
+    opts.out.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        common = common_parts()
+        pages = params_mod.load_pages(opts.root)
+        bases = base_keys(opts, pages, common)
+        inputs = page_inputs(opts)
+        store = cache_mod.Cache(opts.out / ".cache")
+        store.clean_temporary()
+        memo_dir = _memo_folder(opts.out / MEMO, cache_mod.make_key(common))
+        entries, keys, todo = find_entries(store, pages, bases, inputs)
+        _run_all(opts, todo, store, None, stack, len(pages), memo_dir, inputs, keys)
+        for page, _ in todo:
+            entries[page.name] = store.path(keys[page.name])
+    return entries, {page.name for page, _ in todo}
+
+
 def _memo_folder(root: Path, code: str) -> Path:
     """The folder of :mod:`review.memo` for this code (``lib/`` and packages); the folders
     of other code are removed (their results can never be read again)."""
@@ -680,6 +698,8 @@ def _run_all(
     stack: contextlib.ExitStack,
     total: int,
     memo_dir: Path,
+    inputs: reads_mod.Inputs,
+    keys: dict[str, str],
     when_idle: Callable[[], object] = lambda: None,
 ) -> None:
     """Execute the pages of ``todo`` (of ``total`` in the book) in ``pool``, or in workers
@@ -694,7 +714,9 @@ def _run_all(
     start = time.perf_counter()
     timings = _read_timings(opts.out / TIMINGS)
     try:
-        failures = _run_pages(opts, todo, store, timings, pool, workers, memo_dir, when_idle)
+        failures = _run_pages(
+            opts, todo, store, timings, pool, workers, memo_dir, inputs, keys, when_idle
+        )
     finally:
         _write_json(opts.out / TIMINGS, timings)
     if failures:

@@ -8,7 +8,12 @@ page is executed again.
 
 Jupyter Book's own cache (jupyter-cache) keys on code cells only; it would reuse a page after
 ``lib/`` or ``data/`` changed. This one keys on the chapter source, every ``.py`` file under
-``lib/``, the data the page reads, its parameters and the installed package versions.
+``lib/``, its parameters and the installed package versions (the page's *base* key), and on
+what the page read when it ran, with the content hash of each input (recorded by
+:mod:`review.reads`). What a page reads is known only once it has run, so an entry's key is
+``entry_key(base, reads)`` and the index ``.index/<base>.json`` lists the entries made
+under one base key, newest first: :meth:`Cache.find` reuses the first whose inputs all
+still have their recorded hashes.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ import tempfile
 from pathlib import Path
 
 MANIFEST = "MANIFEST.json"
+SOURCE_TREE = Path(__file__).resolve().parents[2]  # this checkout (lib/review/cache.py)
+INDEX = ".index"  # in the cache folder: the entries of each base key
+KEPT_PER_BASE = 16  # entries remembered per base key (data changed back and forth)
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -78,11 +86,17 @@ def environment_fingerprint() -> str:
     (``<name>-<version>.dist-info``, ``.egg-info``), where ``importlib.metadata`` finds
     them: parsing each one's METADATA file would take a third of a second, and pip more.
     The working directory (``''`` on ``sys.path``) is left out, so that the fingerprint
-    does not depend on where the build was started.
+    does not depend on where the build was started, and so is every folder of this checkout
+    (:data:`SOURCE_TREE`): the editable install puts ``lib/`` on the path, where building
+    the wheel (``make test``) leaves ``metaprop.egg-info``; the code there is hashed with
+    ``lib/`` itself, and the installed version of each package is its ``.dist-info`` in
+    ``site-packages``.
     """
     found = set()
     for entry in sys.path:
         if not os.path.isabs(entry) or not os.path.isdir(entry):
+            continue
+        if Path(entry).resolve().is_relative_to(SOURCE_TREE):
             continue
         with os.scandir(entry) as items:
             found.update(
@@ -96,6 +110,11 @@ def environment_fingerprint() -> str:
 def make_key(parts: dict[str, str]) -> str:
     """Key of a cache entry: hash of its named parts (canonical JSON)."""
     return sha256_bytes(json.dumps(parts, sort_keys=True).encode())
+
+
+def entry_key(base: str, reads: dict[str, str]) -> str:
+    """Key of the entry made under ``base`` by a run that read ``reads`` (input: hash)."""
+    return make_key({"base": base, "reads": json.dumps(reads, sort_keys=True)})
 
 
 class CorruptEntry(Exception):
@@ -155,6 +174,73 @@ class Cache:
             if sha256_file(entry / name) != expected:
                 raise CorruptEntry(f"{entry.name[:12]}: checksum of {name} does not match")
         return manifest
+
+    def candidates(self, base: str) -> list[str]:
+        """Keys of the entries made under ``base``, newest first (none if the index is
+        missing or damaged: the page then runs again)."""
+        try:
+            keys = json.loads((self.root / INDEX / f"{base}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return []
+        if not isinstance(keys, list):
+            return []
+        return [k for k in keys if isinstance(k, str) and len(k) == 64 and k.isalnum()]
+
+    def remember(self, base: str, key: str) -> None:
+        """Put ``key`` first in the index of ``base`` (one rename: never half a file)."""
+        folder = self.root / INDEX
+        folder.mkdir(parents=True, exist_ok=True)
+        keys = [key, *(k for k in self.candidates(base) if k != key)][:KEPT_PER_BASE]
+        path = folder / f"{base}.json"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(keys), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def find(self, base: str, fresh) -> tuple[str, Path] | None:
+        """The newest entry of ``base`` whose recorded inputs are all unchanged.
+
+        Parameters
+        ----------
+        base : str
+            Base key of the page (chapter, parameters, ``lib/``, packages).
+        fresh : callable
+            ``fresh(reads)`` is True when every input of ``reads`` (input: hash) still has
+            that hash (:meth:`review.reads.Inputs.fresh`).
+
+        Returns
+        -------
+        (key, folder) or None
+
+        Raises
+        ------
+        CorruptEntry
+            An entry whose manifest or files do not check out, or whose recorded inputs do
+            not give its key (altered); it has been removed.
+        """
+        for key in self.candidates(base):
+            entry = self.path(key)
+            if not entry.is_dir():
+                continue
+            try:
+                manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
+                reads = manifest["reads"]
+                if not isinstance(reads, dict) or not all(
+                    isinstance(v, str) for v in reads.values()
+                ):
+                    raise TypeError("recorded inputs are not a mapping of hashes")
+                if manifest["base"] != base or entry_key(base, reads) != key:
+                    raise CorruptEntry(f"{key[:12]}: its recorded inputs do not give its key")
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                shutil.rmtree(entry, ignore_errors=True)
+                raise CorruptEntry(f"{key[:12]}: unreadable manifest ({exc})") from exc
+            except CorruptEntry:
+                shutil.rmtree(entry, ignore_errors=True)
+                raise
+            if fresh(reads):
+                found = self.lookup(key)
+                if found is not None:
+                    return key, found
+        return None
 
     def new_entry(self) -> Path:
         """A fresh temporary folder (inside the cache, so the final rename is atomic)."""

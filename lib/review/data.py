@@ -18,12 +18,12 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from review import schema, validate
+from review import reads, schema, validate
 from review.schema import TABLES
 
 __all__ = ["Dataset", "DataError", "load", "outcome", "landmark", "outcome_codes"]
@@ -60,7 +60,12 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """Every table of one data directory, typed."""
+    """Every table of one data directory, typed.
+
+    A page that reads a table of the dataset :func:`load` gave it has that table noted as
+    an input (:mod:`review.reads`) when it reads it, table by table: a page that looks at
+    the dictionary only does not run again when an outcome row changes.
+    """
 
     data_dir: Path
     studies: pd.DataFrame
@@ -74,6 +79,13 @@ class Dataset:
     exclusions: pd.DataFrame
     missing: pd.DataFrame
     dictionary: pd.DataFrame
+    noting: bool = field(default=False, repr=False, compare=False)
+
+    def __getattribute__(self, name: str):
+        value = object.__getattribute__(self, name)
+        if name in TABLES and object.__getattribute__(self, "noting"):
+            reads.note(Path(object.__getattribute__(self, "data_dir")) / TABLES[name].file)
+        return value
 
 
 def _typed(frame: pd.DataFrame, table: schema.Table) -> pd.DataFrame:
@@ -106,7 +118,8 @@ def load(data_dir: str | os.PathLike | None = None) -> Dataset:
     """
     root = Path(data_dir) if data_dir is not None else validate.default_data_dir()
     ds = _load_cached(root.resolve(), _stamp(root))
-    return Dataset(data_dir=root, **{name: getattr(ds, name).copy() for name in TABLES})
+    tables = {name: getattr(ds, name).copy() for name in TABLES}
+    return Dataset(data_dir=root, **tables, noting=True)  # tables noted as they are read
 
 
 def _stamp(root: Path) -> tuple:
@@ -131,6 +144,13 @@ def _validated_already(root: Path) -> bool:
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(root: Path, stamp: tuple) -> Dataset:
+    # every table is read here, once per process: what a page is given is noted by the
+    # public function that gives it (review.reads), not by this reading
+    with reads.internal():
+        return _read_all(root)
+
+
+def _read_all(root: Path) -> Dataset:
     if not _validated_already(root):
         report = validate.run(root)
         if not report.ok:
@@ -145,7 +165,9 @@ def _load_cached(root: Path, stamp: tuple) -> Dataset:
 
 def outcome_codes(kind: str | None = None, *, data_dir=None) -> list[str]:
     """Outcome codes of the dictionary, optionally only ``binary`` or ``survival`` ones."""
-    d = load(data_dir).dictionary
+    root = Path(data_dir) if data_dir is not None else validate.default_data_dir()
+    reads.note(root / TABLES["dictionary"].file)
+    d = _load_cached(root.resolve(), _stamp(root)).dictionary
     rows = d[(d["table"] == "outcomes") & (d["column"] == "outcome") & (d["code"] != "")]
     if kind is not None:
         rows = rows[rows["type"] == kind]
@@ -287,6 +309,15 @@ def _rows(
     return df
 
 
+def _note_rows(data_dir, code: str) -> None:
+    """Note what :func:`_rows` gives a page (:mod:`review.reads`): the outcome's rows of the
+    outcome table, and the dictionary, study and quality tables whole."""
+    root = Path(data_dir) if data_dir is not None else validate.default_data_dir()
+    for name in ("dictionary", "studies", "quality"):
+        reads.note(root / TABLES[name].file)
+    reads.note(root / TABLES["outcomes"].file, "outcome", code)
+
+
 def _order(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
     rest = [c for c in df.columns if c not in first]
     df = df[first + rest].sort_values(["year", "label", "variant"], na_position="last")
@@ -327,6 +358,7 @@ def outcome(
         id_confidence, available_from, minors, jadad, ...``, ready for
         ``mp.meta_prop(data=df, events="events", totals="total", labels="label")``.
     """
+    _note_rows(data_dir, code)
     return _outcome_frame(data_dir, code, variants, as_of, runner_ups, complete)
 
 
@@ -354,6 +386,7 @@ def landmark(
     ``curve_read`` (True when read off a Kaplan-Meier curve). No counts: a survival
     percentage is never turned into events.
     """
+    _note_rows(data_dir, code)
     return _landmark_frame(data_dir, code, variants, as_of, runner_ups)
 
 

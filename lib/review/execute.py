@@ -160,6 +160,7 @@ def execute_page(
     validated_hash: str | None = None,
     converted: str | None = None,
     memo_dir: str | None = None,
+    reads_file: str | None = None,
 ) -> float:
     """Run ``page`` into the folder ``entry``; return the seconds it took.
 
@@ -182,6 +183,10 @@ def execute_page(
         Folder that keeps the chapters converted to notebooks (:func:`chapter_notebook`).
     memo_dir : str, optional
         Folder of the results pages share (``REVIEW_MEMO_DIR``, :mod:`review.memo`).
+    reads_file : str, optional
+        File where the kernel records what the page reads (``REVIEW_READS_FILE``,
+        :mod:`review.reads`); the recorder starts in a cell run before the chapter's
+        first, which the executed notebook does not keep.
 
     Raises
     ------
@@ -197,12 +202,15 @@ def execute_page(
     start = time.perf_counter()
     source = Path(root) / page.source
     nb = chapter_notebook(source, Path(converted) if converted else None)
+    if reads_file:
+        add_reads_cell(nb)
     kernel_env = _environment(
         REVIEW_DATA_DIR=str(Path(data_dir).resolve()),
         REVIEW_BOOK_ROOT=str(Path(root).resolve()),
         PYDEVD_DISABLE_FILE_VALIDATION="1",  # silence debugger start-up noise
         REVIEW_DATA_VALIDATED=validated_hash or "",
         REVIEW_MEMO_DIR=memo_dir or "",
+        REVIEW_READS_FILE=reads_file or "",
     )
     output = Path(entry) / NOTEBOOK
     with kernel_env, tempfile.TemporaryDirectory(prefix="review-input-") as tmp:
@@ -225,7 +233,7 @@ def execute_page(
             executed = nbformat.read(output, as_version=4)
             # count cells as the chapter file does: papermill's injected cell is not in it
             injected = sum(
-                "injected-parameters" in c.metadata.get("tags", [])
+                bool({"injected-parameters", READS_TAG} & set(c.metadata.get("tags", [])))
                 for c in executed.cells[: exc.cell_index]
             )
             number = exc.cell_index - injected + 1
@@ -241,6 +249,84 @@ def execute_page(
             if km.has_kernel:
                 km.shutdown_kernel(now=True)
     executed = nbformat.read(output, as_version=4)
+    drop_reads_cell(executed)
+    strip_local_paths(executed, page, {entry: ".", data_dir: "data", root: "."})
     finish_notebook(executed, page)
     nbformat.write(executed, output)
     return time.perf_counter() - start
+
+
+# --- recording what a page reads (review.reads) -------------------------------------------
+READS_TAG = "review-reads"
+READS_CODE = "import review.reads\n\nreview.reads.start()"
+
+
+def add_reads_cell(nb: nbformat.NotebookNode) -> None:
+    """Put the cell that starts :mod:`review.reads` before the chapter's first cell."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(READS_CODE, metadata={"tags": [READS_TAG]})
+    nb.cells.insert(0, cell)
+
+
+def drop_reads_cell(nb: nbformat.NotebookNode) -> None:
+    """Remove the cell of :func:`add_reads_cell` from an executed notebook, and number the
+    other cells' executions as if it had not run."""
+    kept = [c for c in nb.cells if READS_TAG not in c.metadata.get("tags", [])]
+    if len(kept) == len(nb.cells):
+        return
+    nb.cells = kept
+    for cell in kept:
+        if cell.cell_type == "code" and cell.get("execution_count"):
+            cell.execution_count -= 1
+            for out in cell.get("outputs", []):
+                if out.get("execution_count"):
+                    out["execution_count"] -= 1
+
+
+# --- no local paths in published notebooks -------------------------------------------------
+
+
+def strip_local_paths(nb: nbformat.NotebookNode, page: Page, folders: dict[str, str]) -> None:
+    """Write the folders of the machine that ran ``nb`` as names relative to the book.
+
+    papermill records the absolute paths of its input and output notebooks; a warning a
+    cell prints names the file that gave it. Published (``_sources/*.ipynb``), they would
+    show where the book was built. In text outputs and the notebook's metadata, each folder
+    of ``folders`` (absolute path: name), the Python installation and the temporary folder
+    are replaced; images and the chapter's own code are left as they are.
+    """
+    import sys
+
+    names = {str(Path(k).resolve()): v for k, v in folders.items()}
+    names[sys.prefix] = "<python>"
+    names[str(Path(tempfile.gettempdir()).resolve())] = "<tmp>"
+    # the longest first: a folder inside another is replaced by its own name; paths inside
+    # a folder first, then the folder itself
+    longest = sorted(names.items(), key=lambda item: -len(item[0]))
+    pairs = [(k.rstrip("/") + "/", v + "/") for k, v in longest] + longest
+
+    def clean(value):
+        if isinstance(value, str):
+            for old, new in pairs:
+                value = value.replace(old, new)
+            return value
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return value
+
+    run = nb.metadata.get("papermill")
+    if run is not None:
+        run["input_path"] = page.source.as_posix()
+        run["output_path"] = f"{page.docname}.ipynb"
+    nb.metadata.update(clean(dict(nb.metadata)))
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            for field in ("text", "traceback", "evalue"):
+                if field in out:
+                    out[field] = clean(out[field])
+            for mime in list(out.get("data", {})):
+                if mime.startswith("text/"):
+                    out["data"][mime] = clean(out["data"][mime])

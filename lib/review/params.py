@@ -1,8 +1,8 @@
 """Parameter sets of the book: which pages the build executes, with what, and where they go.
 
 Every executed page is declared in one file, ``chapters/_params.yml``. A chapter either runs
-once (no ``sets``) or once per parameter set. Each chapter names what its results depend on
-(``reads``) so that the build cache can tell when a page must be executed again.
+once (no ``sets``) or once per parameter set. What a page's results depend on is not
+declared: the build records what each page reads while it runs (:mod:`review.reads`).
 
 The table of contents at the repository root (``_toc.yml``) names chapters, not pages: an
 entry ``file: chapters/outcome`` inside the part captioned ``Efficacy`` stands for every
@@ -23,12 +23,6 @@ import yaml
 PARAMS_FILE = Path("chapters") / "_params.yml"
 TOC_FILE = Path("_toc.yml")
 
-# What a chapter may declare in `reads`: the rows of its outcome, every table in data/,
-# the release snapshots, or a file of the repository named by its relative path; and, with
-# a suffix, the rows of the outcomes whose codes match a pattern (`outcome:AE_*`) or one
-# table of the data folder (`data:studies.csv`).
-READ_TOKENS = ("outcome", "data", "releases")
-READ_PREFIXES = ("outcome:", "data:")
 # Each executed page is the notebook `index.ipynb` in its own folder, with the files it wrote.
 NOTEBOOK = "index.ipynb"
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -54,8 +48,6 @@ class Page:
         Caption of the table-of-contents part the page belongs to.
     parameters : dict
         Values papermill injects after the chapter's ``parameters`` cell.
-    reads : tuple of str
-        What the page's results depend on (see ``READ_TOKENS``, or a repository path).
     """
 
     chapter: str
@@ -63,7 +55,6 @@ class Page:
     title: str | None
     part: str | None
     parameters: dict[str, Any] = field(default_factory=dict)
-    reads: tuple[str, ...] = ()
 
     @property
     def source(self) -> Path:
@@ -112,18 +103,13 @@ def load_pages(root: Path) -> list[Page]:
         where = f"{path}: chapter {chapter!r}"
         if not (root / "chapters" / f"{chapter}.md").is_file():
             raise ParamsError(f"{where}: no file chapters/{chapter}.md")
-        reads = tuple(entry.get("reads", ()))
-        for token in reads:
-            known = token in READ_TOKENS or token.startswith(READ_PREFIXES)
-            if not known and not (root / token).is_file():
-                raise ParamsError(
-                    f"{where}: reads {token!r}, neither {READ_TOKENS}, "
-                    f"{' or '.join(p + '...' for p in READ_PREFIXES)} nor a file"
-                )
+        unknown = set(entry) - {"parameters", "sets", "title"}
+        if unknown:
+            raise ParamsError(f"{where}: unknown keys {sorted(unknown)}")
         defaults = dict(entry.get("parameters", {}))
         sets = entry.get("sets")
         if sets is None:
-            pages.append(Page(chapter, None, entry.get("title"), None, defaults, reads))
+            pages.append(Page(chapter, None, entry.get("title"), None, defaults))
             continue
         seen = set()
         for item in sets:
@@ -134,9 +120,7 @@ def load_pages(root: Path) -> list[Page]:
             if "part" not in item:
                 raise ParamsError(f"{where}: set {set_id!r} has no `part`")
             parameters = {**defaults, **item.get("parameters", {})}
-            if "outcome" in reads and "outcome" not in parameters:
-                raise ParamsError(f"{where}: set {set_id!r} reads `outcome` but sets none")
-            pages.append(Page(chapter, set_id, item.get("title"), item["part"], parameters, reads))
+            pages.append(Page(chapter, set_id, item.get("title"), item["part"], parameters))
     return pages
 
 
