@@ -309,3 +309,13 @@ def test_a_count_of_studies_and_their_names_have_two_headers():
     """The adverse-event table held ``k`` and ``studies``: "Studies" and "Studies (studies)"."""
     shown = labels.frame(pd.DataFrame({"k": [2], "studies": ["A 2019; B 2020"]}))
     assert list(shown.columns) == ["Studies", "Which studies"]
+
+
+@pytest.mark.parametrize("text", ["0.0000000001", "1,234", "72.6%", "3", "no study", "0.5"])
+def test_glued_text_shows_as_written(text):
+    """myst-nb evaluates glued plain text as a Python literal: "0.0000000001" showed as
+    1e-10 on the Differences page. Glued text reads back unchanged through myst-nb's own
+    formatting of ``{glue:text}``."""
+    from myst_nb.core.variables import format_plain_text
+
+    assert format_plain_text(book._plain_payload(text), "") == text

@@ -298,7 +298,24 @@ def glue_text(name: str, text: str) -> None:
     from IPython.display import Pretty
     from myst_nb import glue
 
-    glue(name, Pretty(str(text)), display=False)
+    glue(name, Pretty(_plain_payload(str(text))), display=False)
+
+
+def _plain_payload(text: str) -> str:
+    """``text`` as glued plain text that ``{glue:text}`` shows unchanged.
+
+    myst-nb reads glued plain text with :func:`ast.literal_eval` before showing it
+    (``myst_nb.core.variables.format_plain_text``), so "0.0000000001" would show as
+    ``1e-10`` and "1,234" as ``(1, 234)``; such text is glued quoted, which that reading
+    removes. Other text is glued as it is.
+    """
+    import ast
+
+    try:
+        read = str(ast.literal_eval(text))
+    except Exception:  # not a Python literal: shown as written
+        return text
+    return text if read == text else repr(text)
 
 
 def glue_values(prefix: str, values: Mapping[str, object]) -> None:
