@@ -54,7 +54,8 @@ def test_ci_in_pi():
 def test_bounds():
     assert pc.check_bounds(row())["status"] == "consistent"
     out = pc.check_bounds(row(ci_low_pct=-0.02))
-    assert out["status"] == "inconsistent" and "ci_low = -0.02" in out["detail"]
+    # the bound is named in words (issue 22), with its value as printed
+    assert out["status"] == "inconsistent" and "CI lower = -0.02%" in out["detail"]
     assert pc.check_bounds(row(pi_high_pct=100.5))["status"] == "inconsistent"
 
 

@@ -264,3 +264,38 @@ def test_shorten_keeps_what_fits():
     cut = shorten(LONG, 100)
     assert cut.startswith("Long") and cut.endswith("(ref 107)") and "\u2026" in cut
     assert shorten(LONG, 1) == "\u2026"  # no room at all: the ellipsis alone
+
+
+def _smallest_text_pt(fig) -> float:
+    """Smallest visible, non-empty text of ``fig`` in points, tick labels included."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    return min(
+        t.get_fontsize() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
+    )
+
+
+def _compact_plots(res):
+    groups = list("aab") * 4 + ["c", "a"]
+    sub = mp.subgroup_analysis(EVENTS, TOTALS, groups, labels=LABELS)
+    return {
+        "forest": mp.forest_plot(res, compact=True),
+        "subgroup": mp.subgroup_forest_plot(sub, compact=True),
+        "leave-one-out": mp.leave_one_out_plot(res, compact=True),
+    }
+
+
+def test_compact_plots_draw_no_text_smaller_than_the_base_font(res):
+    """Issue 22: a phone figure (5 in shown ~356 CSS px wide at 390 px) keeps every text,
+    tick labels and notes included, at the base font, so that none falls below 9 CSS px;
+    the wide layout keeps its smaller secondary text."""
+    from metaprop.plotting import FONT, SMALL
+
+    for name, ax in _compact_plots(res).items():
+        assert _smallest_text_pt(ax.figure) >= FONT, name
+        # and no text runs out of the 5-inch figure (a tight bounding box would then widen
+        # the PNG and shrink every text with it on the page)
+        box = ax.figure.get_tightbbox(ax.figure.canvas.get_renderer())
+        assert box.width <= ax.figure.get_figwidth() + 0.01, (name, box.width)
+    assert _smallest_text_pt(mp.forest_plot(res).figure) == SMALL

@@ -210,3 +210,27 @@ def test_awaiting_records_are_listed_oldest_first():
 def test_awaiting_records_of_the_fixture(ds):
     table = provenance.awaiting_table(ds.screening)
     assert len(table) == int((ds.screening["decision"] == "awaiting").sum())
+
+
+def test_numbers_html_shows_variants_flags_and_outcomes_in_words(ds):
+    """Issue 22: the variant, caveat and outcome codes of a row are shown in words."""
+    html = provenance.numbers_html(
+        _hostile_numbers(ds, variant="eot_responders", flags="no_url;lower_bound")
+    )
+    shown = re.sub(r"<[^>]+>", " ", html)
+    assert "end of treatment responders" in shown
+    assert "Count is a lower bound" in shown
+    assert not re.search(r"\b[a-z][a-z0-9]*_[a-z0-9_.]*[a-z0-9]\b", shown), re.findall(
+        r"\b[a-z][a-z0-9]*_[a-z0-9_.]*[a-z0-9]\b", shown
+    )[:10]
+
+
+def test_cohort_overlap_roles_read_in_words(ds):
+    from review import labels
+
+    studies = ds.studies.copy()
+    studies.loc[studies.index[:2], "cohort_id"] = "C_shared"
+    studies.loc[studies.index[1], "id_role"] = "runner_up"
+    shown = labels.frame(provenance.cohort_overlaps(studies))
+    assert "runner-up" in shown["Roles"].iloc[0]
+    assert "runner_up" not in shown.to_string()

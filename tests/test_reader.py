@@ -182,15 +182,14 @@ def test_missing_values_read_as_a_dash(value):
 
 
 def test_forest_has_a_phone_layout_with_legible_labels():
-    """The narrow variant, shown on a 358 px column (a 390 px phone), draws its labels at
-    9 CSS px or more (the wide one would draw them at about 7)."""
+    """The narrow variant, shown on a 358 px column (a 390 px phone), draws all its text
+    (labels, ticks, notes) at 9 CSS px or more (the wide one would draw it at about 6)."""
     import io
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from metaprop.plotting import FONT
     from PIL import Image
     from review import analysis
     from review.plan import load_plan
@@ -208,7 +207,8 @@ def test_forest_has_a_phone_layout_with_legible_labels():
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
         width = Image.open(io.BytesIO(buf.getvalue())).size[0]
-        return FONT * 150 / 72 * min(1.0, column / width)
+        # the smallest text of the figure (tick labels and notes included)
+        return book.smallest_text(fig) * 150 / 72 * min(1.0, column / width)
 
     assert label_px(narrow) >= 9.0
     assert label_px(ax.figure) < label_px(narrow)
@@ -278,3 +278,44 @@ def test_missing_plot_fonts_skip_glyph_warnings_locally_and_fail_in_ci(monkeypat
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="required when CI=true"):
         skip_for_missing_fonts([warning])
+
+
+@pytest.mark.parametrize(
+    ("code", "shown"),
+    [
+        ("eot_responders", "end of treatment responders"),
+        ("arm_all_1.2", "arm all 1.2"),
+        ("itt326", "intention to treat (326)"),
+        ("eha2022_responders", "EHA 2022 responders"),
+        ("responders", "responders"),
+    ],
+)
+def test_data_variants_read_in_words(code, shown):
+    """Issue 22: a data variant's name (a code with dots and digits too) is never shown."""
+    assert labels.variant(code) == shown
+    assert labels.fmt_value(code, "variant") == shown
+
+
+def test_roles_flags_and_booleans_read_in_words():
+    assert labels.fmt_value("runner_up", "id_role") == "runner-up"
+    assert labels.fmt_value("best; runner_up", "roles") == "best candidate; runner-up"
+    assert labels.fmt_value("no_url;lower_bound", "flags").endswith("Count is a lower bound")
+    assert labels.fmt_value("true", "primary") == "yes"
+    assert labels.words("arm_all_1.2") == "arm all 1.2"
+    assert labels.fmt_value("risk_of_bias.csv", "table") == "Risk of bias"
+
+
+def test_a_count_of_studies_and_their_names_have_two_headers():
+    """The adverse-event table held ``k`` and ``studies``: "Studies" and "Studies (studies)"."""
+    shown = labels.frame(pd.DataFrame({"k": [2], "studies": ["A 2019; B 2020"]}))
+    assert list(shown.columns) == ["Studies", "Which studies"]
+
+
+@pytest.mark.parametrize("text", ["0.0000000001", "1,234", "72.6%", "3", "no study", "0.5"])
+def test_glued_text_shows_as_written(text):
+    """myst-nb evaluates glued plain text as a Python literal: "0.0000000001" showed as
+    1e-10 on the Differences page. Glued text reads back unchanged through myst-nb's own
+    formatting of ``{glue:text}``."""
+    from myst_nb.core.variables import format_plain_text
+
+    assert format_plain_text(book._plain_payload(text), "") == text

@@ -49,6 +49,10 @@ PREDICTION = OKABE_ITO["vermillion"]
 FILLED = OKABE_ITO["vermillion"]
 FONT = 9.5
 SMALL = 8.5
+# The compact layout is drawn for a phone, where a 5-inch figure is shown about 360 CSS px
+# wide: every text of it (tick labels, notes) is drawn at FONT, none smaller, so that all
+# of it stays at least 9 CSS px high (issue 22: all text of a phone plot >= 9 CSS px).
+COMPACT_MIN_FONT = FONT
 
 _ROW_INCH = 0.26  # height of a table row in a figure made here
 # text columns (x as a fraction of the width of ax, alignment; None = not drawn), the span
@@ -171,6 +175,8 @@ class _Table:
     def __init__(self, ax, n_rows, compact=False):
         self.ax = ax
         self.columns, scale_span, _ = _LAYOUTS[compact]
+        # size of the secondary text (ticks, notes): never below FONT on a phone layout
+        self.small = COMPACT_MIN_FONT if compact else SMALL
         self.scale_x0 = scale_span[0]
         # width of ax in points, for fitting labels to their column
         self.width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72.0
@@ -183,7 +189,7 @@ class _Table:
         for side in ("left", "right", "top"):
             self.scale.spines[side].set_visible(False)
         self.scale.tick_params(axis="y", left=False, labelleft=False)
-        self.scale.tick_params(axis="x", labelsize=SMALL, length=3, color="#444444")
+        self.scale.tick_params(axis="x", labelsize=self.small, length=3, color="#444444")
         self.scale.spines["bottom"].set_color("#444444")
         self.trans = ax.get_yaxis_transform()  # x in axes fraction, y in rows
 
@@ -484,7 +490,7 @@ def forest_plot(
         )
         lows.append([pi[0]])
         highs.append([pi[1]])
-    t.text(n_rows - 1, 0, _heterogeneity_text(res), fontsize=SMALL, color="#333333")
+    t.text(n_rows - 1, 0, _heterogeneity_text(res), fontsize=t.small, color="#333333")
     t.refline(res.estimate, pooled_row)
     limits = _limits(np.concatenate(lows), np.concatenate(highs), xlim)
     _percent_axis(t.scale, limits, f"{xlabel} (%)")
@@ -575,7 +581,7 @@ def subgroup_forest_plot(
         row += res.k
         _diamond(t.scale, row, res.estimate, res.ci.low, res.ci.high)
         i2 = "" if res.k < 2 else f", I\u00b2 = {res.i2:.0f}%"
-        t.text(row, 0, f"  Subgroup ({_model_label(res)}, k = {res.k}{i2})", fontsize=SMALL)
+        t.text(row, 0, f"  Subgroup ({_model_label(res)}, k = {res.k}{i2})", fontsize=t.small)
         t.text(row, 2, _interval_text(res.estimate, *res.ci, digits), fontweight="bold")
         lows += [tab["ci_low"].to_numpy(), [res.ci.low]]
         highs += [tab["ci_high"].to_numpy(), [res.ci.high]]
@@ -605,7 +611,7 @@ def subgroup_forest_plot(
         n_rows - 1,
         0,
         f"Test for subgroup differences: Q = {qb.statistic:.2f}, df = {qb.df}, {ptxt}",
-        fontsize=SMALL,
+        fontsize=t.small,
         gid="q-between",
     )
     limits = _limits(np.concatenate(lows), np.concatenate(highs), xlim)

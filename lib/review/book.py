@@ -165,12 +165,36 @@ class _FigureSaver:
             if narrow is None:
                 display(Image(filename=f"{stem}.png"))
             else:
-                narrow.savefig(f"{stem}-narrow.png")
+                # the PNG records its smallest text, for the phone check of the browser tests
+                size = f"{smallest_text(narrow):.2f}"
+                narrow.savefig(f"{stem}-narrow.png", metadata={SMALLEST_TEXT_KEY: size})
                 display(Markdown(_pair(stem, f"{stem}-narrow")))
                 plt.close(narrow)
             plt.close(fig)
             display(Markdown(_links(stem, ("png", "svg"))))
         self.backend_flush()  # nothing left to show; clears the backend's list of figures
+
+
+SMALLEST_TEXT_KEY = "Smallest text (pt)"
+"""Key of the PNG text chunk in which a phone figure records :func:`smallest_text`."""
+
+
+def smallest_text(fig) -> float:
+    """Size in points of the smallest visible, non-empty text of ``fig`` (ticks included).
+
+    The figure is laid out first (without rendering), so that its tick labels exist. Times
+    ``dpi / 72`` and the ratio of shown to saved width, it gives the height in CSS pixels
+    at which that text reads on a page; ``inf`` for a figure with no text.
+    """
+    from matplotlib.text import Text
+
+    fig.draw_without_rendering()
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_figure() is not None
+    ]
+    return min(sizes, default=math.inf)
 
 
 def _pair(wide: str, narrow: str) -> str:
@@ -274,7 +298,24 @@ def glue_text(name: str, text: str) -> None:
     from IPython.display import Pretty
     from myst_nb import glue
 
-    glue(name, Pretty(str(text)), display=False)
+    glue(name, Pretty(_plain_payload(str(text))), display=False)
+
+
+def _plain_payload(text: str) -> str:
+    """``text`` as glued plain text that ``{glue:text}`` shows unchanged.
+
+    myst-nb reads glued plain text with :func:`ast.literal_eval` before showing it
+    (``myst_nb.core.variables.format_plain_text``), so "0.0000000001" would show as
+    ``1e-10`` and "1,234" as ``(1, 234)``; such text is glued quoted, which that reading
+    removes. Other text is glued as it is.
+    """
+    import ast
+
+    try:
+        read = str(ast.literal_eval(text))
+    except Exception:  # not a Python literal: shown as written
+        return text
+    return text if read == text else repr(text)
 
 
 def glue_values(prefix: str, values: Mapping[str, object]) -> None:

@@ -114,6 +114,11 @@ COLUMNS = {
     "date_public": "Public since",
     "source_url": "Source",
     "i2_pct": "I² (%)",
+    "studies": "Which studies",
+    "reports": "Reports",
+    "roles": "Roles",
+    "cohort_id": "Cohort",
+    "flags": "Caveats",
 }
 
 # Codes made by the analysis (not stored in data/dictionary.csv), in words.
@@ -125,6 +130,44 @@ VALUES = {
     "evaluable": "evaluable patients",
 }
 
+# A report's role in identifying the paper's studies (studies.csv ``id_role``), short
+# enough for a list of roles; the data dictionary holds the long definitions.
+ROLES = {"best": "best candidate", "runner_up": "runner-up", "added": "added later"}
+
+# Parts of the name of a data variant (outcomes.csv ``variant``: the report, denominator,
+# definition or arm a row embodies, e.g. ``eot_responders``), in words. A part not listed
+# is kept as written (an arm's dose such as ``1.2``); a conference part such as
+# ``eha2022`` reads "EHA 2022", an analysis set such as ``itt326`` reads "intention to
+# treat (326)".
+VARIANT_PARTS = {
+    "all": "all",
+    "any": "any",
+    "time": "time",
+    "arm": "arm",
+    "rand": "randomised",
+    "runin": "run-in",
+    "eot": "end of treatment",
+    "post": "after",
+    "hsct": "transplant",
+    "c2": "cycle 2",
+    "c3": "cycle 3",
+    "cr": "CR",
+    "mrd": "MRD",
+    "orr": "overall response",
+    "pr": "PR",
+    "incl": "including",
+    "ino": "inotuzumab",
+    "blina": "blinatumomab",
+    "ph": "Philadelphia chromosome",
+    "pos": "positive",
+    "label": "product label",
+    "lancet": "Lancet",
+    "haematol": "Haematology",
+    "relapsino": "RELAPSINO",
+}
+_CONFERENCE = re.compile(r"^(asco|ash|eha)(\d{4})$")
+_ANALYSIS_SET = re.compile(r"^itt(\d+)$")
+
 # Columns whose values are proportions (shown as percentages), by name or name pattern.
 _PROPORTION = re.compile(
     r"^(?:our_|paper_|closest_|reported_)?(estimate|ci_low|ci_high|pi_low|pi_high)"
@@ -133,7 +176,7 @@ _PROPORTION = re.compile(
 _PERCENT = re.compile(r"(_pct|_pp)$|^i2(_ci_low|_ci_high)?$")
 _STATISTIC = re.compile(r"^(tau2|h2|q|q_between|q_m|ci_width_ratio)(_old|_new)?$")
 _PVALUE = re.compile(r"(^p_|_pvalue$|^p$)")
-_SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)+$")
+_SNAKE = re.compile(r"^[a-z0-9]+(?:_[a-z0-9.]+)+$")
 
 
 def kind(name: str) -> str:
@@ -259,6 +302,35 @@ def words(text: str) -> str:
     return text.replace("_", " ") if _SNAKE.match(text) else text
 
 
+def variant(code) -> str:
+    """A data variant's name in words: ``eot_responders`` -> "end of treatment responders",
+    ``arm_rand_1.2`` -> "arm randomised 1.2", ``itt326`` -> "intention to treat (326)"."""
+    text = str(code)
+    if not re.fullmatch(r"[a-z0-9_.]+", text):
+        return text  # already words
+    parts = []
+    for part in text.split("_"):
+        if m := _CONFERENCE.match(part):
+            parts.append(f"{m[1].upper()} {m[2]}")
+        elif m := _ANALYSIS_SET.match(part):
+            parts.append(f"intention to treat ({m[1]})")
+        else:
+            parts.append(VARIANT_PARTS.get(part, part))
+    return " ".join(parts)
+
+
+def role(code) -> str:
+    """A report's identification role (``runner_up``) in words ("runner-up")."""
+    return ROLES.get(str(code), words(str(code)))
+
+
+def code_list(text, name: str) -> str:
+    """Semicolon-separated codes of column ``name`` (e.g. ``flags``), each in words."""
+    known = codes(name)
+    items = [t.strip() for t in str(text).split(";") if t.strip()]
+    return "; ".join(known.get(t, words(t)) for t in items)
+
+
 def is_missing(value) -> bool:
     """Whether ``value`` is missing (None, NaN, NA, NaT or an empty string)."""
     if value is None:
@@ -294,14 +366,22 @@ def fmt_value(value, name: str = "", missing: str = MISSING, digits: int = 1) ->
             return book.fmt_int(x)
         return book.fmt_num(x)
     text = str(value)
-    if text in {"True", "False"}:
-        return "yes" if text == "True" else "no"
+    if text in {"True", "False", "true", "false"}:
+        return "yes" if text in {"True", "true"} else "no"
     if name == "outcome":
         return outcome_name(text)
     if name.startswith("certainty"):
         return text  # GRADE's words already
     if name == "subgroup_by":
         return "—" if text == "all" else column(text)
+    if name == "variant":
+        return variant(text)
+    if name == "table" and text.endswith(".csv"):  # a data file: its name in words
+        return words(text.removesuffix(".csv")).capitalize()
+    if name in {"id_role", "roles"}:
+        return "; ".join(role(t.strip()) for t in text.split(";"))
+    if name == "flags":
+        return code_list(text, name)
     known = codes(name)
     if text in known:
         return known[text]

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from metaprop.plotting import shorten
 
-from review import analysis
+from review import analysis, labels
 from review.plan import ModelSpec, Plan
 
 __all__ = ["DataChoice", "data_choices", "influence_table", "run", "run_rows", "spec_curve"]
@@ -179,7 +179,11 @@ def _variant_sets(df, primary, plan):
         if idx in rows.index:  # the alternative survived the rules (usable, identified)
             name = alt[plan.col("label")] if plan.col("label") in alt else alt[study]
             out.append(
-                (f"variant:{alt[study]} {alt[variant]}", f"Variant: {name}, {alt[variant]}", rows)
+                (
+                    f"variant:{alt[study]} {alt[variant]}",
+                    f"Variant: {name}, {labels.variant(alt[variant])}",
+                    rows,
+                )
             )
     return out
 

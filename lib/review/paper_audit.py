@@ -883,7 +883,8 @@ def verdicts(checks: pd.DataFrame, audit: pd.DataFrame, summary: pd.DataFrame) -
         else:
             verdict = "not reproducible with the studies we could identify"
             k_txt = "" if pd.isna(k_rep) else f" of {int(k_rep)}"
-            why = f"{int(k_mat)}{k_txt} studies matched with usable numbers"
+            noun = "study" if int(k_mat) == 1 and not k_txt else "studies"
+            why = f"{int(k_mat)}{k_txt} {noun} matched with usable numbers"
             if s is not None and not pd.isna(s.get("max_abs_diff_pp", math.nan)):
                 why += f"; the closest method is {s['max_abs_diff_pp']:.1f} points away"
         if len(done) and verdict != "reproduced":

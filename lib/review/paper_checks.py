@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import special  # chdtrc: the chi-squared upper tail, as scipy.stats.chi2.sf
 
+from review import labels
+
 __all__ = [
     "ROUNDING",
     "SHAPE_ROUNDING",
@@ -174,7 +176,7 @@ def check_bounds(row) -> dict:
     """Every reported bound is a possible proportion (0% to 100%)."""
     cols = ["estimate_pct", "ci_low_pct", "ci_high_pct", "pi_low_pct", "pi_high_pct"]
     bad = [
-        f"{c.removesuffix('_pct')} = {_num(row, c)}"
+        f"{labels.column(c.removesuffix('_pct'))} = {_num(row, c):g}%"
         for c in cols
         if not math.isnan(_num(row, c)) and not 0 <= _num(row, c) <= 100
     ]

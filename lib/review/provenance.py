@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
-from review import data
+from review import data, labels
 
 __all__ = [
     "study_labels",
@@ -244,7 +244,8 @@ def numbers_html(numbers: pd.DataFrame) -> str:
     ]
     for _, r in numbers.iterrows():
         primary = bool(r["primary"]) if pd.notna(r["primary"]) else False
-        variant = _esc(r["variant"]) + (" <strong>(primary)</strong>" if primary else "")
+        variant = _esc(labels.fmt_value(r["variant"], "variant", ""))
+        variant += " <strong>(primary)</strong>" if primary else ""
         report = _esc(r["report"]) or "source"
         url = _safe_url(r["source_url"])
         source = f'<a href="{_esc(url)}" rel="noopener">{report}</a>' if url else report
@@ -254,14 +255,14 @@ def numbers_html(numbers: pd.DataFrame) -> str:
             if quote
             else "<em>no quote</em>"
         )
-        flags = _esc(r["flags"])
-        value = _esc(r["value"]) + (f"<br><small>flags: {flags}</small>" if flags else "")
+        flags = _esc(labels.fmt_value(r["flags"], "flags", ""))
+        value = _esc(r["value"]) + (f"<br><small>caveats: {flags}</small>" if flags else "")
         cells = (
             _esc(r["study"]),
-            _esc(r["outcome"]),
+            _esc(labels.fmt_value(r["outcome"], "outcome", "")),
             variant,
             value,
-            _esc(r["read_from"]),
+            _esc(labels.fmt_value(r["read_from"], "read_from", "")),
             _esc(r["date_public"]),
             f"{source}{details}",
         )

@@ -548,7 +548,7 @@ class Diff:
                 [
                     self.study_labels.get(first, first),
                     *map(labels.outcome_name, rest[:1]),
-                    *rest[1:],
+                    *map(labels.variant, rest[1:]),
                 ]
             )
 

@@ -70,7 +70,7 @@ AE_CAUSALITY_RESTRICTED = re.compile(
 # rule id -> (short wording for the report, column the break is reported at)
 RULES: dict[str, tuple[str, str]] = {
     "usable": (
-        "a primary row is a usable number (no flag of the plan's not_usable_flags)",
+        "a primary row is a usable number (no flag that the plan counts as unusable)",
         "flags",
     ),
     "denominator": ("all treated or ITT where the report prints it", "denominator_basis"),

@@ -15,6 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from browser import site_build
@@ -41,7 +42,15 @@ KEY_PAGES = [
         if p.startswith(("chapters/outcome/", "chapters/survival/"))
     ),
 ]
-READER_PAGES = list(KEY_PAGES)
+# Every page of the book is checked for machine values and codes in its visible text.
+READER_PAGES = site_build.toc_pages()
+# Pages for programmers: the API reference documents the library's own names (functions,
+# parameters, defaults such as None), so its snake_case words are its subject, not codes
+# left untranslated; on the reuse and differences pages the outputs of the code cells are
+# what the library returns to a programmer (a table with its column names). Their prose
+# and tables outside cell outputs are checked like every other page.
+API_PAGE = "chapters/api/index.html"
+PROGRAMMER_PAGES = {API_PAGE, "chapters/reuse/index.html", "chapters/differences/index.html"}
 # the robustness pages lead with a key result too, but list data variants by their codes
 KEY_PAGES += sorted(p for p in site_build.toc_pages() if p.startswith("chapters/robustness/"))
 MACHINE = re.compile(r"<NA>|\bNaN\b|\bNone\b|\bTrue\b|\bFalse\b|\(s\)|\b1 studies\b|\de-\d\d\b")
@@ -50,15 +59,21 @@ MIN_LABEL_PX = 9.0  # forest plot labels on a phone
 # what a Key results block states: a rate, or why there is none
 KEY_TEXT = re.compile(r"\d%|no study reports|no event has data|no specification pools")
 
-# Visible text of the article, without code (collapsed or inline) and without text a
-# style sheet hides: the text nodes whose element is rendered.
+# Visible text of the article, without code blocks and without text a style sheet hides:
+# the text nodes whose element is rendered. Inline code in prose is read too (a code named
+# in a sentence is a code shown), except a file, folder or module name (holding "/" or
+# "."). arguments[0]: a further CSS selector of elements to leave out (on the
+# programmers' pages, cell outputs and all inline code).
 _VISIBLE_TEXT_JS = """
 const root = document.querySelector('main article') || document.querySelector('main');
 const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+const skip = 'pre, script, style, .cell_input' + (arguments[0] || '');
 const out = [];
 for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;
-    if (!el || el.closest('pre, code, script, style, .cell_input')) continue;
+    if (!el || el.closest(skip)) continue;
+    const code = el.closest('code');
+    if (code && /[\\/.]/.test(code.textContent)) continue;
     if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
     out.push(node.textContent);
 }
@@ -67,11 +82,25 @@ return out.join(' ');
 
 
 def _hostile_tokens(data_dir: Path) -> set[str]:
-    """snake_case words written in the fixture's data text (shown as written, by design)."""
+    """snake_case words written in the fixture's free text (notes, quotes, reports,
+    addresses: shown as written, by design). Codes, keys and variant names of the data are
+    not among them: a page must show those in words."""
+    dictionary = pd.read_csv(Path(data_dir) / "dictionary.csv", dtype=str)
+    free = dictionary[dictionary["code"].isna() & dictionary["type"].isin(["text", "url"])]
     tokens: set[str] = set()
-    for path in Path(data_dir).glob("*.csv"):
-        tokens |= set(SNAKE.findall(path.read_text(encoding="utf-8")))
+    for table, columns in free.groupby("table")["column"]:
+        path = Path(data_dir) / f"{table}.csv"
+        if path.is_file():
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            for column in set(columns) & set(frame.columns):
+                tokens |= set(SNAKE.findall(" ".join(frame[column])))
     return tokens
+
+
+def visible_text(browser, page: str) -> str:
+    """The visible text of ``page`` (loaded), as :data:`_VISIBLE_TEXT_JS` reads it."""
+    skip = ", .cell_output, code" if page in PROGRAMMER_PAGES else ""
+    return browser.driver.execute_script(_VISIBLE_TEXT_JS, skip)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -129,33 +158,43 @@ def test_summary_tables_do_not_scroll_sideways(browser, server, size):
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("page", READER_PAGES, scope="module")
 def test_no_machine_values_in_visible_text(browser, server, built, page, size):
+    """Every page of the book: no machine value and no code outside the data's own text
+    (the API reference, whose subject is the library's names, is checked for <NA> only)."""
     browser.open(server.url + page, size)
-    text = browser.driver.execute_script(_VISIBLE_TEXT_JS)
+    text = visible_text(browser, page)
+    if page == API_PAGE:
+        assert "<NA>" not in text, f"{page} at {size[0]} px shows <NA>"
+        return
     machine = sorted(set(MACHINE.findall(text)))
     snake = sorted(set(SNAKE.findall(text)) - _hostile_tokens(built.data.data_dir))
     assert not machine, f"{page} at {size[0]} px shows {machine}"
     assert not snake, f"{page} at {size[0]} px shows codes {snake[:20]}"
 
 
-def test_forest_plots_read_at_phone_width(browser, server):
-    """Each forest plot shown on a 390 px screen draws its labels at >= 9 CSS px."""
-    from metaprop.plotting import FONT
+def test_forest_plots_read_at_phone_width(browser, server, built):
+    """Each figure shown on a 390 px screen draws all its text (labels, tick labels, notes)
+    at >= 9 CSS px: the smallest text a phone PNG records (``review.book.smallest_text``,
+    in points) times its dpi / 72, times the width Chromium shows it at over its width."""
+    from PIL import Image
+    from review.book import SMALLEST_TEXT_KEY
 
-    pages = [p for p in KEY_PAGES if p.startswith("chapters/outcome/")]
-    checked = 0
-    for page in pages:
+    smallest: dict[str, float] = {}
+    for page in READER_PAGES:
         browser.open(server.url + page, PHONE)
         images = browser.driver.execute_script(
             "return [...document.querySelectorAll('main img.review-narrow, main img.review-wide')]"
             ".filter(i => i.checkVisibility()).map(i => ({cls: i.className,"
-            " shown: i.clientWidth, natural: i.naturalWidth}));"
+            " src: new URL(i.src).pathname, shown: i.clientWidth, natural: i.naturalWidth}));"
         )
         for image in images:
             assert "review-narrow" in image["cls"], f"{page}: the wide forest plot shows on a phone"
-            label_px = FONT * 150 / 72 * image["shown"] / image["natural"]
-            assert label_px >= MIN_LABEL_PX, f"{page}: labels {label_px:.1f} px high"
-            checked += 1
-    assert checked, "no forest plot on any outcome page of the fixture"
+            png = Image.open(built.html / image["src"].lstrip("/"))
+            points = float(png.text[SMALLEST_TEXT_KEY])
+            dpi = png.info["dpi"][0]
+            smallest[image["src"]] = points * dpi / 72 * image["shown"] / image["natural"]
+    assert smallest, "no phone figure on any page of the fixture"
+    name, px = min(smallest.items(), key=lambda item: item[1])
+    assert px >= MIN_LABEL_PX, f"{name}: its smallest text is {px:.2f} CSS px high at 390 px"
 
 
 def _edit_one_row(data_dir: Path) -> str:
