@@ -11,7 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from review import data, guards, validate
+from review.plan import PLAN_FILE, default_plan_path, plan_path_for
 from test_data_validation import rows, write_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data_small"
@@ -246,19 +248,37 @@ def test_thousands_of_variants_of_one_outcome_are_refused(ddir):
 # --- scale ------------------------------------------------------------------------------------
 
 
-def test_ten_times_todays_data_validates(tmp_path):
-    """A data folder ten times today's (every table that grows with studies) is accepted
-    with no error; its time against the cold build is measured by
-    benchmarks/scale_validation.py, not asserted here (timings are for benchmarks)."""
+def test_ten_times_todays_data_validates(tmp_path, capsys):
+    """A review ten times today's (every table that grows with studies, and its plan with
+    the row-rule exceptions of every copy beside it) is accepted with no error by the very
+    call a build makes (``validate.main([data_dir])``, the plan taken from beside the data);
+    its build time against a cold build is measured by test_scale_build.py (slow)."""
     from _scale import scaled_copy, scaled_plan
 
     root = Path(__file__).resolve().parents[1]
-    big = scaled_copy(root / "data", tmp_path / "data10", 10)
-    plan = scaled_plan(root / "analysis_plan.yaml", tmp_path / "plan10.yaml", 10)
+    big = scaled_copy(root / "data", tmp_path / "review10" / "data", 10)
+    plan = scaled_plan(root / "analysis_plan.yaml", tmp_path / "review10" / PLAN_FILE, 10)
+    assert plan_path_for(big) == plan
     n = len(rows(big / OUT)) - 1
     assert n == 10 * (len(rows(root / "data" / OUT)) - 1) and n <= guards.MAX_ROWS
-    report = validate.run(big, plan)
-    assert report.ok, str(report)
+    assert validate.main([str(big)]) == 0, capsys.readouterr().err[:3000]
+
+
+def test_the_plan_of_a_data_folder_is_the_one_beside_it(tmp_path):
+    """Row rules are checked against the plan of the review that holds the data; a data
+    folder with no plan beside it (a fixture, a folder on its own) gets the repository's."""
+    d = tmp_path / "review" / "data"
+    shutil.copytree(FIXTURE, d)
+    assert plan_path_for(d) == default_plan_path()
+    # a plan beside the data whose exception names no row: the warning names that plan
+    raw = yaml.safe_load(default_plan_path().read_text(encoding="utf-8"))
+    entry = {"study_id": "fx01", "outcome": "CR", "variant": "all_treated"}
+    raw["row_selection"]["exceptions"] = [{**entry, "rule": "denominator", "reason": "test"}]
+    (tmp_path / "review" / PLAN_FILE).write_text(yaml.safe_dump(raw), encoding="utf-8")
+    assert plan_path_for(d) == tmp_path / "review" / PLAN_FILE
+    report = validate.run(d)
+    assert any(p.file == PLAN_FILE and "fx01 / CR" in str(p.value) for p in report.warnings)
+    assert not any(p.file == PLAN_FILE for p in validate.run(d, default_plan_path()).problems)
 
 
 def test_beyond_the_row_limit_is_refused_not_slow(tmp_path):
