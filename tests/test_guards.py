@@ -248,20 +248,62 @@ def test_thousands_of_variants_of_one_outcome_are_refused(ddir):
 # --- scale ------------------------------------------------------------------------------------
 
 
-def test_ten_times_todays_data_validates(tmp_path, capsys):
-    """A review ten times today's (every table that grows with studies, and its plan with
-    the row-rule exceptions of every copy beside it) is accepted with no error by the very
-    call a build makes (``validate.main([data_dir])``, the plan taken from beside the data);
-    its build time against a cold build is measured by test_scale_build.py (slow)."""
+def _scaled_review(base: Path, factor: int) -> Path:
+    """``base/data``: today's data ``factor`` times (tests/_scale.py), with the plan scaled
+    alike beside it (the plan validation takes for that folder)."""
     from _scale import scaled_copy, scaled_plan
 
     root = Path(__file__).resolve().parents[1]
-    big = scaled_copy(root / "data", tmp_path / "review10" / "data", 10)
-    plan = scaled_plan(root / "analysis_plan.yaml", tmp_path / "review10" / PLAN_FILE, 10)
+    big = scaled_copy(root / "data", base / "data", factor)
+    plan = scaled_plan(root / "analysis_plan.yaml", base / PLAN_FILE, factor)
     assert plan_path_for(big) == plan
-    n = len(rows(big / OUT)) - 1
-    assert n == 10 * (len(rows(root / "data" / OUT)) - 1) and n <= guards.MAX_ROWS
+    return big
+
+
+def _limit_factor() -> int:
+    """The largest whole multiple of today's data within the build's size limits."""
+    root = Path(__file__).resolve().parents[1]
+    return min(
+        limit // (len(rows(root / "data" / f"{name}.csv")) - 1)
+        for name, limit in guards.MAX_BUILD_ROWS.items()
+    )
+
+
+def test_ten_times_todays_data_is_refused_with_the_build_limit(tmp_path, capsys):
+    """Ten times today's data (every table that grows with studies, the plan's exceptions
+    repeated for every copy) would build in more than twice a cold build (measured:
+    guards.BUILD_LIMIT_SOURCE), so the call a build makes (``validate.main([data_dir])``)
+    refuses it, naming the limit at the file, row and column past it; nothing else in
+    the copy is an error, so the plan beside it is the one applied."""
+    big = _scaled_review(tmp_path / "review10", 10)
+    n = {name: len(rows(big / f"{name}.csv")) - 1 for name in guards.MAX_BUILD_ROWS}
+    assert all(n[name] > limit for name, limit in guards.MAX_BUILD_ROWS.items())
+    assert validate.main([str(big)]) == 1
+    errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("ERROR")]
+    assert len(errors) == len(guards.MAX_BUILD_ROWS), "\n".join(errors[:20])
+    for name, limit in guards.MAX_BUILD_ROWS.items():
+        file = f"{name}.csv"
+        line = next(x for x in errors if x.startswith(f"ERROR {file}:"))
+        assert line.startswith(f"ERROR {file}:{limit + 2} [study_id]: breaks the rule")
+        assert f"{n[name]:,} data rows; the limit is {limit:,} rows of {file}" in line
+        assert "more than twice as long as a cold build" in line
+
+
+def test_data_at_the_build_limit_validates(tmp_path, capsys):
+    """The largest multiple of today's data within the limits (its build time against a
+    cold build: test_scale_build.py, slow) validates with no error."""
+    factor = _limit_factor()
+    assert factor >= 2, "the limits leave no room to grow"
+    big = _scaled_review(tmp_path / "review", factor)
     assert validate.main([str(big)]) == 0, capsys.readouterr().err[:3000]
+
+
+def test_build_limit_is_reported_at_the_first_row_past_it(ddir, monkeypatch):
+    monkeypatch.setattr(guards, "MAX_BUILD_ROWS", {"studies": 1000, "outcomes": 50})
+    report = validate.run(ddir)  # the fixture's outcomes.csv has 61 rows
+    p = find(report, OUT, 52, "study_id", "table within the build's size limit of 50 rows")
+    assert p.detail.startswith("61 data rows; the limit is 50 rows of outcomes.csv")
+    assert [q.file for q in report.errors] == [OUT]
 
 
 def test_the_plan_of_a_data_folder_is_the_one_beside_it(tmp_path):

@@ -330,6 +330,31 @@ def _variant_limit_problems(out_p: Parsed) -> list[Problem]:
     return out
 
 
+def _build_limit_problems(parsed: dict[str, Parsed]) -> list[Problem]:
+    """Tables larger than a build handles within twice a cold build
+    (``guards.MAX_BUILD_ROWS``): reported at the first row past the limit."""
+    out = []
+    for name, limit in guards.MAX_BUILD_ROWS.items():
+        p = parsed[name]
+        if len(p.frame) <= limit:
+            continue
+        out.append(
+            Problem(
+                p.table.file,
+                p.lines[limit],
+                p.table.columns[0].name,
+                None,
+                f"table within the build's size limit of {limit:,} rows",
+                ERROR,
+                f"{len(p.frame):,} data rows; the limit is {limit:,} rows of {p.table.file} "
+                f"(review.guards.MAX_BUILD_ROWS): a larger table would take the build more "
+                f"than twice as long as a cold build of today's data "
+                f"({guards.BUILD_LIMIT_SOURCE})",
+            )
+        )
+    return out
+
+
 def _record_spans(text: str, line: int) -> bool:
     """True if the record starting at ``line`` continues on the next line (open quote)."""
     lines = text.split("\n")
@@ -822,6 +847,7 @@ def run(
     not_usable = row_rules.not_usable_flags(plan) if plan is not None else frozenset()
     problems += _primary_problems(parsed["outcomes"], not_usable)
     problems += _variant_limit_problems(parsed["outcomes"])
+    problems += _build_limit_problems(parsed)
     problems += _supersedes_problems(parsed["outcomes"])
     problems += _duplicate_report_problems(parsed["studies"])
     problems += _quality_total_problems(parsed["quality"])
