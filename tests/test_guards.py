@@ -296,6 +296,12 @@ def test_data_at_the_build_limit_validates(tmp_path, capsys):
     assert factor >= 2, "the limits leave no room to grow"
     big = _scaled_review(tmp_path / "review", factor)
     assert validate.main([str(big)]) == 0, capsys.readouterr().err[:3000]
+    # each copy is a study of its own: one reference number of the paper names one study
+    # (the paper audit of the build looks studies up by it)
+    studies = rows(big / STU)
+    ref, role = studies[0].index("paper_ref"), studies[0].index("id_role")
+    refs = [r[ref] for r in studies[1:] if r[ref] and r[role] == "best"]
+    assert len(refs) == len(set(refs)) > 0
 
 
 def test_build_limit_is_reported_at_the_first_row_past_it(ddir, monkeypatch):
