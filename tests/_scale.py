@@ -4,7 +4,8 @@ The tables that grow as a living review adds studies (studies, outcomes, quality
 screening, missing, exclusions) are repeated ``factor`` times; the dictionary, the paper's
 printed results (``paper_reported``) and the PRISMA counts are copied as they are. Every copy
 after the first renames its keys (``study_id``, ``record_id`` and ``cohort_id`` get ``_xN``,
-line numbers move by ``N * 100000``) and blanks the copied studies' DOI, PMID and registry
+line numbers move by ``N * 100000``, the paper's reference numbers by ``N * 1000``, so that
+one number still names one study) and blanks the copied studies' DOI, PMID and registry
 number, so that the copies are new studies and not the same report entered twice. Values are
 the real rows' values: nothing is invented beyond the renamed keys, and the copies are for
 timing only.
@@ -17,6 +18,7 @@ import shutil
 from pathlib import Path
 
 LINE_STEP = 100_000
+REF_STEP = 1_000
 # Tables a review does not grow by adding studies: copied once.
 FIXED = ("dictionary", "paper_reported", "prisma", "search_strategies")
 
@@ -33,6 +35,9 @@ def _rename(table: str, row: dict, n: int) -> dict:
     for col in ("study_id", "record_id"):
         if row.get(col):
             row[col] += tag
+    if row.get("paper_ref", "").isdigit():
+        # one reference number of the paper names one study: a copy gets its own
+        row["paper_ref"] = str(int(row["paper_ref"]) + n * REF_STEP)
     for col in ("extraction_line",):
         if row.get(col, "").isdigit():
             row[col] = str(int(row[col]) + n * LINE_STEP)

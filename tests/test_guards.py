@@ -11,7 +11,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from review import data, guards, validate
+from review.plan import PLAN_FILE, default_plan_path, plan_path_for
 from test_data_validation import rows, write_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data_small"
@@ -246,19 +248,85 @@ def test_thousands_of_variants_of_one_outcome_are_refused(ddir):
 # --- scale ------------------------------------------------------------------------------------
 
 
-def test_ten_times_todays_data_validates(tmp_path):
-    """A data folder ten times today's (every table that grows with studies) is accepted
-    with no error; its time against the cold build is measured by
-    benchmarks/scale_validation.py, not asserted here (timings are for benchmarks)."""
+def _scaled_review(base: Path, factor: int) -> Path:
+    """``base/data``: today's data ``factor`` times (tests/_scale.py), with the plan scaled
+    alike beside it (the plan validation takes for that folder)."""
     from _scale import scaled_copy, scaled_plan
 
     root = Path(__file__).resolve().parents[1]
-    big = scaled_copy(root / "data", tmp_path / "data10", 10)
-    plan = scaled_plan(root / "analysis_plan.yaml", tmp_path / "plan10.yaml", 10)
-    n = len(rows(big / OUT)) - 1
-    assert n == 10 * (len(rows(root / "data" / OUT)) - 1) and n <= guards.MAX_ROWS
-    report = validate.run(big, plan)
-    assert report.ok, str(report)
+    big = scaled_copy(root / "data", base / "data", factor)
+    plan = scaled_plan(root / "analysis_plan.yaml", base / PLAN_FILE, factor)
+    assert plan_path_for(big) == plan
+    return big
+
+
+def _limit_factor() -> int:
+    """The largest whole multiple of today's data within the build's size limits."""
+    root = Path(__file__).resolve().parents[1]
+    return min(
+        limit // (len(rows(root / "data" / f"{name}.csv")) - 1)
+        for name, limit in guards.MAX_BUILD_ROWS.items()
+    )
+
+
+def test_ten_times_todays_data_is_refused_with_the_build_limit(tmp_path, capsys):
+    """Ten times today's data (every table that grows with studies, the plan's exceptions
+    repeated for every copy) would build in more than twice a cold build (measured:
+    guards.BUILD_LIMIT_SOURCE), so the call a build makes (``validate.main([data_dir])``)
+    refuses it, naming the limit at the file, row and column past it; nothing else in
+    the copy is an error, so the plan beside it is the one applied."""
+    big = _scaled_review(tmp_path / "review10", 10)
+    n = {name: len(rows(big / f"{name}.csv")) - 1 for name in guards.MAX_BUILD_ROWS}
+    assert all(n[name] > limit for name, limit in guards.MAX_BUILD_ROWS.items())
+    assert validate.main([str(big)]) == 1
+    errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("ERROR")]
+    assert len(errors) == len(guards.MAX_BUILD_ROWS), "\n".join(errors[:20])
+    for name, limit in guards.MAX_BUILD_ROWS.items():
+        file = f"{name}.csv"
+        line = next(x for x in errors if x.startswith(f"ERROR {file}:"))
+        assert line.startswith(f"ERROR {file}:{limit + 2} [study_id]: breaks the rule")
+        assert f"{n[name]:,} data rows; the limit is {limit:,} rows of {file}" in line
+        assert "more than twice as long as a cold build" in line
+
+
+def test_data_at_the_build_limit_validates(tmp_path, capsys):
+    """The largest multiple of today's data within the limits (its build time against a
+    cold build: test_scale_build.py, slow) validates with no error."""
+    factor = _limit_factor()
+    assert factor >= 2, "the limits leave no room to grow"
+    big = _scaled_review(tmp_path / "review", factor)
+    assert validate.main([str(big)]) == 0, capsys.readouterr().err[:3000]
+    # each copy is a study of its own: one reference number of the paper names one study
+    # (the paper audit of the build looks studies up by it)
+    studies = rows(big / STU)
+    ref, role = studies[0].index("paper_ref"), studies[0].index("id_role")
+    refs = [r[ref] for r in studies[1:] if r[ref] and r[role] == "best"]
+    assert len(refs) == len(set(refs)) > 0
+
+
+def test_build_limit_is_reported_at_the_first_row_past_it(ddir, monkeypatch):
+    monkeypatch.setattr(guards, "MAX_BUILD_ROWS", {"studies": 1000, "outcomes": 50})
+    report = validate.run(ddir)  # the fixture's outcomes.csv has 61 rows
+    p = find(report, OUT, 52, "study_id", "table within the build's size limit of 50 rows")
+    assert p.detail.startswith("61 data rows; the limit is 50 rows of outcomes.csv")
+    assert [q.file for q in report.errors] == [OUT]
+
+
+def test_the_plan_of_a_data_folder_is_the_one_beside_it(tmp_path):
+    """Row rules are checked against the plan of the review that holds the data; a data
+    folder with no plan beside it (a fixture, a folder on its own) gets the repository's."""
+    d = tmp_path / "review" / "data"
+    shutil.copytree(FIXTURE, d)
+    assert plan_path_for(d) == default_plan_path()
+    # a plan beside the data whose exception names no row: the warning names that plan
+    raw = yaml.safe_load(default_plan_path().read_text(encoding="utf-8"))
+    entry = {"study_id": "fx01", "outcome": "CR", "variant": "all_treated"}
+    raw["row_selection"]["exceptions"] = [{**entry, "rule": "denominator", "reason": "test"}]
+    (tmp_path / "review" / PLAN_FILE).write_text(yaml.safe_dump(raw), encoding="utf-8")
+    assert plan_path_for(d) == tmp_path / "review" / PLAN_FILE
+    report = validate.run(d)
+    assert any(p.file == PLAN_FILE and "fx01 / CR" in str(p.value) for p in report.warnings)
+    assert not any(p.file == PLAN_FILE for p in validate.run(d, default_plan_path()).problems)
 
 
 def test_beyond_the_row_limit_is_refused_not_slow(tmp_path):

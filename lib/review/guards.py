@@ -30,6 +30,8 @@ __all__ = [
     "MAX_CELL_CHARS",
     "MAX_FILE_BYTES",
     "MAX_ROWS",
+    "MAX_BUILD_ROWS",
+    "BUILD_LIMIT_SOURCE",
     "MAX_VARIANTS",
     "MAX_INTEGER",
     "MAX_NUMBER_CHARS",
@@ -55,6 +57,21 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 # Rows per table: ten times the largest table today (missing.csv, 414 rows) fits; beyond,
 # the table is refused with this limit in the message rather than validated and built slowly.
 MAX_ROWS = 5_000
+# Rows of the tables whose size sets the build time (each study is a row of studies.csv and
+# a point of every forest plot, leave-one-out and multiverse fit of the outcomes it reports)
+# that a build handles in at most twice the time of a cold build of today's data (issue 24,
+# item 2): about twice today's 24 studies and 147 outcome rows. Measured, not assumed (see
+# BUILD_LIMIT_SOURCE): ten times today's data took five times as long, the summary and
+# "what's new" pages growing faster than the data. A larger table is refused before any
+# page runs, with this limit in the message, instead of being built slowly; raising the
+# limit takes a new measurement (benchmarks/scale_build.py).
+MAX_BUILD_ROWS = {"studies": 50, "outcomes": 300}
+BUILD_LIMIT_SOURCE = (
+    "benchmarks/scale_build.py, 2026-12-06, on a shared 2-core machine: ten times today's "
+    "data built in 3,173 s against 626 s for today's (5.1 times, one after the other); "
+    "twice today's data in 757 s against 632 s (1.2 times, the two built side by side)"
+)
+
 # Variants of one outcome in one study (today at most 5): each variant is a fit on the
 # sensitivity pages, so thousands of them would multiply the build time.
 MAX_VARIANTS = 20

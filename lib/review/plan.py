@@ -17,7 +17,17 @@ from typing import Any
 import pandas as pd
 import yaml
 
-__all__ = ["ModelSpec", "Plan", "PlanError", "default_plan_path", "load_plan", "missing_references"]
+__all__ = [
+    "ModelSpec",
+    "Plan",
+    "PlanError",
+    "default_plan_path",
+    "plan_path_for",
+    "load_plan",
+    "missing_references",
+]
+
+PLAN_FILE = "analysis_plan.yaml"
 
 MEASURES = ("PR", "PLO", "PAS", "PFT")
 METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB", "GLMM")
@@ -72,7 +82,24 @@ class ModelSpec:
 
 def default_plan_path() -> Path:
     """Return ``analysis_plan.yaml`` at the repository root (two levels above lib/review)."""
-    return Path(__file__).resolve().parents[2] / "analysis_plan.yaml"
+    return Path(__file__).resolve().parents[2] / PLAN_FILE
+
+
+def plan_path_for(data_dir: str | Path) -> Path:
+    """The analysis plan of the review that holds the data folder ``data_dir``.
+
+    A review keeps its plan beside its data (``<root>/analysis_plan.yaml`` next to
+    ``<root>/data/``), and the plan's row-rule exceptions name rows of exactly those data:
+    a copy of a review (another clone, or a scaled copy for a scale test) is checked
+    against its own plan. When the folder above ``data_dir`` holds no plan (a test
+    fixture, a data folder on its own), the repository's plan applies
+    (:func:`default_plan_path`).
+
+    >>> plan_path_for(default_plan_path().parent / "data") == default_plan_path()
+    True
+    """
+    beside = Path(data_dir).resolve().parent / PLAN_FILE
+    return beside if beside.is_file() else default_plan_path()
 
 
 def _fail(key: str, message: str) -> PlanError:

@@ -8,7 +8,8 @@ rules that span rows and tables (unique keys, one primary variant per study and 
 known studies, no report entered twice), the limits and canonical forms of
 :mod:`review.guards` (column names written exactly, keys, plausible dates and numbers,
 identifiers, sizes), then the analysis plan's row rules (:mod:`review.row_rules`; the plan
-is ``analysis_plan.yaml`` unless ``plan_path`` names another). Line numbers are those an
+is the ``analysis_plan.yaml`` of the review that holds the data folder, see
+:func:`review.plan.plan_path_for`, unless ``plan_path`` names another). Line numbers are those an
 editor shows (the header
 is line 1; a row whose quoted text spans lines is reported at its first line).
 
@@ -31,7 +32,7 @@ import pandas as pd
 import yaml
 
 from review import guards, row_rules
-from review.plan import PlanError, default_plan_path, load_plan
+from review.plan import PlanError, load_plan, plan_path_for
 from review.schema import TABLES, Table
 
 __all__ = ["Problem", "Report", "Parsed", "read_table", "run", "main", "default_data_dir"]
@@ -324,6 +325,31 @@ def _variant_limit_problems(out_p: Parsed) -> list[Problem]:
                 f"{len(idx):,} variants of {sid} / {code} (lines {out_p.lines[idx[0]]} to "
                 f"{out_p.lines[idx[-1]]}); the limit is {guards.MAX_VARIANTS} "
                 "(review.guards.MAX_VARIANTS): keep the variants the plan uses",
+            )
+        )
+    return out
+
+
+def _build_limit_problems(parsed: dict[str, Parsed]) -> list[Problem]:
+    """Tables larger than a build handles within twice a cold build
+    (``guards.MAX_BUILD_ROWS``): reported at the first row past the limit."""
+    out = []
+    for name, limit in guards.MAX_BUILD_ROWS.items():
+        p = parsed[name]
+        if len(p.frame) <= limit:
+            continue
+        out.append(
+            Problem(
+                p.table.file,
+                p.lines[limit],
+                p.table.columns[0].name,
+                None,
+                f"table within the build's size limit of {limit:,} rows",
+                ERROR,
+                f"{len(p.frame):,} data rows; the limit is {limit:,} rows of {p.table.file} "
+                f"(review.guards.MAX_BUILD_ROWS): a larger table would take the build more "
+                f"than twice as long as a cold build of today's data "
+                f"({guards.BUILD_LIMIT_SOURCE})",
             )
         )
     return out
@@ -732,9 +758,9 @@ def _dictionary_problems(d: Parsed) -> list[Problem]:
     return out
 
 
-def _load_plan(plan_path: str | os.PathLike | None, problems: list[Problem]):
+def _load_plan(plan_path: str | os.PathLike | None, root: Path, problems: list[Problem]):
     """The analysis plan whose row rules apply, or None (with a problem) if unreadable."""
-    path = Path(plan_path) if plan_path is not None else default_plan_path()
+    path = Path(plan_path) if plan_path is not None else plan_path_for(root)
     try:
         return load_plan(path)
     except (OSError, PlanError, yaml.YAMLError) as exc:
@@ -801,8 +827,8 @@ def run(
 ) -> Report:
     """Validate every table of ``data_dir`` (default: :func:`default_data_dir`).
 
-    ``plan_path`` is the analysis plan whose row rules and exceptions apply (default:
-    :func:`review.plan.default_plan_path`).
+    ``plan_path`` is the analysis plan whose row rules and exceptions apply (default: the
+    plan of the review that holds ``data_dir``, :func:`review.plan.plan_path_for`).
     """
     root = Path(data_dir) if data_dir is not None else default_data_dir()
     report = Report(root)
@@ -817,10 +843,11 @@ def run(
     if parsed["studies"].readable and "study_id" in parsed["studies"].frame.columns:
         for name in ("outcomes", "quality", "risk_of_bias", "screening", "missing"):
             problems += _reference_problems(parsed[name], "study_id", studies, "studies.csv")
-    plan = _load_plan(plan_path, problems)
+    plan = _load_plan(plan_path, root, problems)
     not_usable = row_rules.not_usable_flags(plan) if plan is not None else frozenset()
     problems += _primary_problems(parsed["outcomes"], not_usable)
     problems += _variant_limit_problems(parsed["outcomes"])
+    problems += _build_limit_problems(parsed)
     problems += _supersedes_problems(parsed["outcomes"])
     problems += _duplicate_report_problems(parsed["studies"])
     problems += _quality_total_problems(parsed["quality"])
