@@ -52,7 +52,6 @@ from review import release, site
 from review.execute import Kernels, PageFailed, execute_page, os_error
 
 OUTCOME_TABLE = "outcomes.csv"
-CONVERTED = ".chapters"  # in the build folder: the chapters converted to notebooks
 MEMO = ".memo"  # in the build folder: results pages share (review.memo), one folder per code
 TIMINGS = ".timings.json"  # in the build folder: seconds each page took when it last ran
 # Book files copied next to the executed pages (the toc is generated, not copied).
@@ -267,7 +266,6 @@ def _run_pages(
                 str(opts.data_dir),
                 str(tmp),
                 validated_hash,
-                str(opts.out / CONVERTED),
                 str(memo_dir),
                 timeout=opts.timeout,
                 kernels=workers.kernels,

@@ -9,7 +9,6 @@ the run succeeded.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -18,7 +17,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,33 +60,11 @@ def _where(source: Path, cell: str, line_in_cell: int) -> tuple[str, str]:
     return f" line {text.count(chr(10), 0, at) + line_in_cell}", shown
 
 
-def chapter_notebook(source: Path, converted: Path | None = None) -> nbformat.NotebookNode:
-    """The chapter ``source`` (MyST Markdown) as a notebook.
+def chapter_notebook(source: Path) -> nbformat.NotebookNode:
+    """The chapter ``source`` (MyST Markdown) as a notebook (jupytext)."""
+    import jupytext
 
-    With ``converted``, a folder, the conversion is kept there under the hash of the
-    chapter's text and of the jupytext version, and read back while neither changes: a
-    worker that finds it need not import jupytext (a quarter of a second).
-    """
-    import nbformat
-
-    if converted is None:
-        import jupytext
-
-        return jupytext.read(source)
-    text = source.read_bytes()
-    name = hashlib.sha256(text + metadata.version("jupytext").encode()).hexdigest()
-    kept = converted / f"{name}.ipynb"
-    try:
-        return nbformat.read(kept, as_version=4)
-    except (OSError, ValueError):  # not converted yet, or a damaged file: convert again
-        import jupytext
-
-        nb = jupytext.reads(text.decode("utf-8"), fmt=source.suffix.lstrip("."))
-        converted.mkdir(parents=True, exist_ok=True)
-        tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
-        nbformat.write(nb, tmp)
-        os.replace(tmp, kept)
-        return nb
+    return jupytext.read(source)
 
 
 # Jupyter Book's tags that say how a cell's code is shown; a cell with none of them is
@@ -201,7 +177,6 @@ def execute_page(
     data_dir: str,
     entry: str,
     validated_hash: str | None = None,
-    converted: str | None = None,
     memo_dir: str | None = None,
     *,
     env: Mapping[str, str] | None = None,
@@ -229,8 +204,6 @@ def execute_page(
         Hash of the data folder (``review.release.data_hash``) that the build has just
         validated; the chapter's ``review.data.load`` then skips validating those same
         bytes again (it still validates if the folder's hash differs).
-    converted : str, optional
-        Folder that keeps the chapters converted to notebooks (:func:`chapter_notebook`).
     memo_dir : str, optional
         Folder of the results pages share (``REVIEW_MEMO_DIR``, :mod:`review.memo`).
     env : mapping, optional
@@ -256,7 +229,7 @@ def execute_page(
 
     start = time.perf_counter()
     source = Path(root) / page.source
-    nb = chapter_notebook(source, Path(converted) if converted else None)
+    nb = chapter_notebook(source)
     kernel_env = kernel_environment(root, data_dir, validated_hash, memo_dir, env)
     output = Path(entry).resolve() / NOTEBOOK
     with tempfile.TemporaryDirectory(prefix="review-input-") as tmp:
