@@ -709,6 +709,9 @@ def main(opts: Options) -> int:
     # papermill's log (nbclient's too) repeats what the build says of a failed page
     # ("Kernel died ...", "Timeout waiting ..."): the build's message is the one message
     logging.getLogger("papermill").setLevel(logging.CRITICAL)
+    # after a cell's time limit, nbclient leaves the task reading its output pending; when
+    # the page's client is closed, asyncio logs "Task was destroyed but it is pending!"
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         run(opts)
     except (BuildError, params_mod.ParamsError) as exc:

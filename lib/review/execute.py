@@ -222,11 +222,11 @@ def execute_page(
     """
     import nbformat
     import papermill
-    from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
+    _Manager = _manager_class()
     start = time.perf_counter()
     source = Path(root) / page.source
     nb = chapter_notebook(source)
@@ -238,7 +238,7 @@ def execute_page(
         # a local kernel talks over Unix sockets in the temporary folder, not TCP ports.
         # Asynchronous, as nbclient expects: with a blocking client, nbclient waits for the
         # output of a kernel that died for ever (it never gets to check that it is alive)
-        km = AsyncKernelManager(kernel_name=KERNEL, transport="ipc", ip=str(Path(tmp) / "k"))
+        km = _Manager(kernel_name=KERNEL, transport="ipc", ip=str(Path(tmp) / "k"))
         try:
             run_sync(km.start_kernel)(env=kernel_env, cwd=str(Path(entry).resolve()))
             if kernels is not None:
@@ -286,6 +286,8 @@ def execute_page(
                 run_sync(km.shutdown_kernel)(now=True)
             else:
                 run_sync(km.cleanup_resources)()
+            for client in km.clients:  # papermill leaves its client open (not its manager)
+                client.stop_channels()
     try:
         executed = nbformat.read(output, as_version=4)
         finish_notebook(executed, page)
@@ -293,6 +295,23 @@ def execute_page(
     except OSError as exc:
         raise PageFailed(f"{page.name}: {page.source}: {os_error(exc)}") from None
     return time.perf_counter() - start
+
+
+def _manager_class() -> type:
+    """An AsyncKernelManager that keeps the clients it makes, so that they can be closed."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class Manager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.clients = []
+
+        def client(self, **kwargs):
+            made = super().client(**kwargs)
+            self.clients.append(made)
+            return made
+
+    return Manager
 
 
 def os_error(exc: OSError) -> str:
