@@ -7,9 +7,9 @@
 2. read the parameter sets (``chapters/_params.yml``) and expand ``_toc.yml``;
 3. for each page, compute its cache key (chapter source, ``lib/``, the data it reads, its
    parameters, installed packages) and reuse the cached execution or run the chapter with
-   papermill, in parallel, in kernels forked from a process that has already imported what
-   pages import (:mod:`review.forkkernel`); pages that pool every outcome reuse the results
-   of the outcomes whose rows did not change (:mod:`review.memo`);
+   papermill, ``jobs`` at a time in a thread pool, each in a new standard kernel
+   (:mod:`review.execute`); pages that pool every outcome reuse the results of the
+   outcomes whose rows did not change (:mod:`review.memo`);
 4. unless the published site already shows exactly these pages, assemble the executed
    pages in a fresh source folder and render them with Jupyter Book, strictly (warnings
    are errors, references checked), into a new site folder that starts as a copy of the
@@ -17,9 +17,10 @@
    version banner into every page;
 5. point ``<build>/html`` at the new site in one atomic step.
 
-Any failure (invalid data, a notebook that raises, a Sphinx warning, an interruption)
-leaves the published site exactly as it was and ends with a message that says what failed
-and where. Nothing under the data folder is written.
+Any failure (invalid data, a notebook that raises, a kernel that dies, a cell past its time
+limit, a Sphinx warning, SIGINT or SIGTERM, a full disk) leaves the published site exactly
+as it was, kills the kernels still running, removes its temporary folders and ends with
+one message that says what failed and where. Nothing under the data folder is written.
 """
 
 from __future__ import annotations
