@@ -317,21 +317,6 @@ def test_damaged_timings_are_ignored(tmp_path, content):
     assert build._read_timings(tmp_path / "t.json") == {}
 
 
-def test_chapter_conversion_is_kept_and_reread(tmp_path):
-    import jupytext
-    from review.execute import chapter_notebook
-
-    source = ROOT / "chapters" / "methods.md"
-    first = chapter_notebook(source, tmp_path)
-    kept = list(tmp_path.glob("*.ipynb"))
-    assert len(kept) == 1
-    expected = jupytext.read(source)
-    assert [c.source for c in first.cells] == [c.source for c in expected.cells]
-    kept[0].write_text("{damaged")  # a damaged conversion is made again, not trusted
-    again = chapter_notebook(source, tmp_path)
-    assert [c.source for c in again.cells] == [c.source for c in expected.cells]
-
-
 # --- the whole build ----------------------------------------------------------------------
 
 

@@ -7,10 +7,10 @@
 2. read the parameter sets (``chapters/_params.yml``) and expand ``_toc.yml``;
 3. for each page, compute its base key (chapter source, ``lib/``, its parameters,
    installed packages) and reuse a cached execution whose recorded inputs (every file and
-   data row the page read when it ran, :mod:`review.reads`) are unchanged, or run the chapter with
-   papermill, in parallel, in kernels forked from a process that has already imported what
-   pages import (:mod:`review.forkkernel`); pages that pool every outcome reuse the results
-   of the outcomes whose rows did not change (:mod:`review.memo`);
+   data row the page read when it ran, :mod:`review.reads`) are unchanged, or run the
+   chapter with papermill, ``jobs`` at a time in a thread pool, each in a new standard
+   kernel (:mod:`review.execute`); pages that pool every outcome reuse the results of the
+   outcomes whose rows did not change (:mod:`review.memo`);
 4. unless the published site already shows exactly these pages, assemble the executed
    pages in a fresh source folder and render them with Jupyter Book, strictly (warnings
    are errors, references checked), into a new site folder that starts as a copy of the
@@ -18,9 +18,10 @@
    version banner into every page;
 5. point ``<build>/html`` at the new site in one atomic step.
 
-Any failure (invalid data, a notebook that raises, a Sphinx warning, an interruption)
-leaves the published site exactly as it was and ends with a message that says what failed
-and where. Nothing under the data folder is written.
+Any failure (invalid data, a notebook that raises, a kernel that dies, a cell past its time
+limit, a Sphinx warning, SIGINT or SIGTERM, a full disk) leaves the published site exactly
+as it was, kills the kernels still running, removes its temporary folders and ends with
+one message that says what failed and where. Nothing under the data folder is written.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import contextlib
 import fcntl
 import html
 import json
+import logging
 import math
-import multiprocessing
 import os
 import re
 import shutil
@@ -38,21 +39,19 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from review import cache as cache_mod
-from review import forkkernel, release, site
 from review import params as params_mod
 from review import reads as reads_mod
-from review.execute import PageFailed, execute_page, preload
+from review import release, site
+from review.execute import Kernels, PageFailed, execute_page, os_error
 
 READS_FILE = ".reads"  # in a running page's entry: what its kernel read (not kept)
-CONVERTED = ".chapters"  # in the build folder: the chapters converted to notebooks
 MEMO = ".memo"  # in the build folder: results pages share (review.memo), one folder per code
 TIMINGS = ".timings.json"  # in the build folder: seconds each page took when it last ran
 # Book files copied next to the executed pages (the toc is generated, not copied).
@@ -79,12 +78,15 @@ class Options:
         Build folder: the site (``html``), the page cache and Sphinx's doctrees.
     jobs : int
         Pages executed at the same time.
+    timeout : float
+        Seconds one cell of a page may run; a page past it fails the build.
     """
 
     root: Path
     data_dir: Path
     out: Path
     jobs: int = 2
+    timeout: float = 600.0
 
 
 def _say(message: str) -> None:
@@ -166,35 +168,28 @@ def page_inputs(opts: Options) -> reads_mod.Inputs:
     return reads_mod.Inputs(opts.root, opts.data_dir, ignore=(opts.out,), code=(LIB,))
 
 
-@contextlib.contextmanager
-def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
-    """Processes that execute pages, started at once (each imports papermill & co.), and
-    the fork server their kernels come from (:mod:`review.forkkernel`).
+@dataclass
+class Workers:
+    """Threads that run pages (each page's kernel is a child process of the build) and the
+    record of their kernels, so that a stopped build kills them."""
 
-    Spawned, not forked: a clean interpreter per worker, no state copied from this process.
-    Leaving the block stops the workers at once (their kernels exit with them): after an
-    interruption or a failed check without waiting for the pages they run.
-    """
-    with forkkernel.serving() as server:
-        ctx = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(
-            max_workers=jobs,
-            mp_context=ctx,
-            initializer=preload,
-            initargs=(server.path,),
-        )
-        # a worker is started for each task that finds none idle: one task each starts them all
-        for _ in range(jobs):
-            pool.submit(int)
-        try:
-            yield pool
-        finally:
-            # stopped, not asked to finish: after an error they may be running pages, and
-            # after a build they are idle, with nothing to save (a clean exit of each
-            # would take a fifth of a second)
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
+    pool: ThreadPoolExecutor
+    kernels: Kernels
+    size: int
+
+
+@contextlib.contextmanager
+def _workers(jobs: int) -> Iterator[Workers]:
+    """A standard thread pool of ``jobs`` workers; leaving the block kills the kernels of the
+    pages still running (their threads then return within a second) and waits for them."""
+    kernels = Kernels()
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="page")
+    try:
+        yield Workers(pool, kernels, jobs)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        kernels.kill_all()
+        pool.shutdown(wait=True)
 
 
 def _run_pages(
@@ -202,8 +197,7 @@ def _run_pages(
     todo: list[tuple[params_mod.Page, str]],
     store: cache_mod.Cache,
     timings: dict[str, float],
-    pool: ProcessPoolExecutor,
-    workers: int,
+    workers: Workers,
     memo_dir: Path,
     inputs: reads_mod.Inputs,
     keys: dict[str, str],
@@ -228,22 +222,23 @@ def _run_pages(
     try:
         for page, base in todo:
             tmp = store.new_entry()
-            future = pool.submit(
+            future = workers.pool.submit(
                 execute_page,
                 str(opts.root),
                 page,
                 str(opts.data_dir),
                 str(tmp),
                 validated_hash,
-                str(opts.out / CONVERTED),
                 str(memo_dir),
-                str(tmp / READS_FILE),
+                timeout=opts.timeout,
+                kernels=workers.kernels,
+                reads_file=str(tmp / READS_FILE),
             )
             running[future] = (page, base, tmp)
             _say(f"  run     {page.name}")
         idle = False
         while running:
-            if not idle and len(running) < workers:
+            if not idle and len(running) < workers.size:
                 idle = True
                 when_idle()
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -251,12 +246,8 @@ def _run_pages(
                 page, base, tmp = running.pop(future)
                 try:
                     seconds = future.result()
-                except (PageFailed, BrokenProcessPool) as exc:
-                    failures.append(
-                        str(exc)
-                        if isinstance(exc, PageFailed)
-                        else (f"{page.name}: {page.source}: the worker process died ({exc})")
-                    )
+                except PageFailed as exc:
+                    failures.append(str(exc))
                     _say(f"  FAILED  {page.name}")
                     shutil.rmtree(tmp, ignore_errors=True)
                     continue
@@ -266,7 +257,13 @@ def _run_pages(
                 record.unlink(missing_ok=True)
                 key = cache_mod.entry_key(base, recorded)
                 info = {"page": page.name, "seconds": round(seconds, 2)}
-                store.commit(tmp, key, {**info, "base": base, "reads": recorded})
+                try:
+                    store.commit(tmp, key, {**info, "base": base, "reads": recorded})
+                except OSError as exc:  # a full disk: say which page could not be kept
+                    failures.append(f"{page.name}: {page.source}: {os_error(exc)}")
+                    _say(f"  FAILED  {page.name}")
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    continue
                 store.remember(base, key)
                 keys[page.name] = key
                 _say(f"  done    {page.name} in {seconds:.1f} s")
@@ -524,10 +521,6 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
         else common
     )
     record = out / ".validated"
-    pool = None
-    if opts.data_dir.is_dir() and not _validated_before(record, fingerprint):
-        # new data: pages will run; their workers start (and import papermill) meanwhile
-        pool = stack.enter_context(_worker_pool(opts.jobs))
     validate_data(opts.data_dir, record, fingerprint)
 
     pages = params_mod.load_pages(opts.root)
@@ -567,9 +560,13 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     new_site = sites / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     published_now = False
 
+    keep_sources = False  # after a failed render, its sources stay for the reader to look at
+
     def discard_unpublished() -> None:  # whatever stops the build leaves no half site
         if not published_now:
             shutil.rmtree(new_site, ignore_errors=True)
+        if not keep_sources:
+            shutil.rmtree(staging, ignore_errors=True)
 
     stack.callback(discard_unpublished)  # runs after the preparation below has finished
 
@@ -586,7 +583,7 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     def start_renderer() -> None:  # new pages make a new site: Sphinx loads meanwhile
         renderers.append(stack.enter_context(site.Renderer()))
 
-    _run_all(opts, todo, store, pool, stack, len(pages), memo_dir, inputs, keys, start_renderer)
+    _run_all(opts, todo, store, stack, len(pages), memo_dir, inputs, keys, start_renderer)
     for page, _ in todo:
         entries[page.name] = store.path(keys[page.name])
     preparation.result()
@@ -607,6 +604,7 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
         shutil.rmtree(out / ".doctrees", ignore_errors=True)
         raise
     if code != 0:
+        keep_sources = True
         raise BuildError(
             f"Jupyter Book failed (exit {code}); the published site is unchanged. "
             f"Sources of the failed render: {src}\n{messages}"
@@ -694,7 +692,6 @@ def _run_all(
     opts: Options,
     todo: list[tuple[params_mod.Page, str]],
     store: cache_mod.Cache,
-    pool: ProcessPoolExecutor | None,
     stack: contextlib.ExitStack,
     total: int,
     memo_dir: Path,
@@ -702,20 +699,17 @@ def _run_all(
     keys: dict[str, str],
     when_idle: Callable[[], object] = lambda: None,
 ) -> None:
-    """Execute the pages of ``todo`` (of ``total`` in the book) in ``pool``, or in workers
-    started now; raise BuildError naming every page that failed."""
+    """Execute the pages of ``todo`` (of ``total`` in the book), ``opts.jobs`` at a time;
+    raise BuildError naming every page that failed."""
     if not todo:
         return
-    workers = opts.jobs
-    if pool is None:
-        workers = max(1, min(opts.jobs, len(todo)))
-        pool = stack.enter_context(_worker_pool(workers))
+    workers = stack.enter_context(_workers(max(1, min(opts.jobs, len(todo)))))
     _say(f"Executing {len(todo)} of {total} pages ({opts.jobs} at a time)")
     start = time.perf_counter()
     timings = _read_timings(opts.out / TIMINGS)
     try:
         failures = _run_pages(
-            opts, todo, store, timings, pool, workers, memo_dir, inputs, keys, when_idle
+            opts, todo, store, timings, workers, memo_dir, inputs, keys, when_idle
         )
     finally:
         _write_json(opts.out / TIMINGS, timings)
@@ -735,6 +729,12 @@ def _terminate(_signum, _frame):
 def main(opts: Options) -> int:
     """Run the build for the command line: 0 on success, 1 on failure, 130 if interrupted."""
     signal.signal(signal.SIGTERM, _terminate)
+    # papermill's log (nbclient's too) repeats what the build says of a failed page
+    # ("Kernel died ...", "Timeout waiting ..."): the build's message is the one message
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
+    # after a cell's time limit, nbclient leaves the task reading its output pending; when
+    # the page's client is closed, asyncio logs "Task was destroyed but it is pending!"
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         run(opts)
     except (BuildError, params_mod.ParamsError) as exc:
@@ -743,4 +743,7 @@ def main(opts: Options) -> int:
     except KeyboardInterrupt:
         print("BUILD INTERRUPTED: the published site is unchanged", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, a folder that cannot be written: no traceback
+        print(f"BUILD FAILED: {os_error(exc)}; the published site is unchanged", file=sys.stderr)
+        return 1
     return 0

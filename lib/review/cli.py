@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         help="pages run at once (default: one more than the cores)",
     )
     b.add_argument("--root", type=Path, help="book sources (default: this repository)")
+    b.add_argument(
+        "--timeout",
+        type=float,
+        default=build_mod.Options.timeout,
+        help="seconds one cell of a page may run; past it the build fails (default: %(default)g)",
+    )
 
     v = sub.add_parser("validate", help="check a data folder against the schema")
     v.add_argument("data_dir", nargs="?", type=Path, help="data folder (default: data)")
@@ -77,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=(args.data or root / "data").resolve(),
             out=(args.out or root / "_build").resolve(),
             jobs=max(1, args.jobs),
+            timeout=args.timeout,
         )
         return build_mod.main(opts)
     if args.command == "validate":

@@ -1,6 +1,7 @@
 """Execute one page: a MyST chapter run by papermill with one parameter set.
 
-Runs in a worker process of the build. The executed notebook and the files the chapter
+Runs in a thread of the build process; the chapter runs in a standard IPython kernel, a
+child process of the build. The executed notebook and the files the chapter
 writes (figures, tables) land in a fresh cache folder, which the build commits only when
 the run succeeded.
 """
@@ -8,14 +9,14 @@ the run succeeded.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
+import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
-from importlib import metadata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,64 +60,11 @@ def _where(source: Path, cell: str, line_in_cell: int) -> tuple[str, str]:
     return f" line {text.count(chr(10), 0, at) + line_in_cell}", shown
 
 
-@contextlib.contextmanager
-def _environment(**values: str) -> Iterator[None]:
-    """Set environment variables for the kernel this process starts, then restore them.
+def chapter_notebook(source: Path) -> nbformat.NotebookNode:
+    """The chapter ``source`` (MyST Markdown) as a notebook (jupytext)."""
+    import jupytext
 
-    The kernel inherits this process's environment; restoring it keeps one page's data
-    folder from leaking into whatever runs next in the same process (a test, another page).
-    """
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-
-
-def preload(fork_server: str | None = None) -> None:
-    """Import what executing a page needs (a worker does this when it starts, before it has
-    a page to run); with ``fork_server``, a socket of :func:`review.forkkernel.serving`,
-    the kernels of this process are forked by that server."""
-    from review import forkkernel
-
-    forkkernel.use_server(fork_server)
-    import jupyter_client.manager  # noqa: F401
-    import nbformat  # noqa: F401
-    import papermill  # noqa: F401
-
-
-def chapter_notebook(source: Path, converted: Path | None = None) -> nbformat.NotebookNode:
-    """The chapter ``source`` (MyST Markdown) as a notebook.
-
-    With ``converted``, a folder, the conversion is kept there under the hash of the
-    chapter's text and of the jupytext version, and read back while neither changes: a
-    worker that finds it need not import jupytext (a quarter of a second).
-    """
-    import nbformat
-
-    if converted is None:
-        import jupytext
-
-        return jupytext.read(source)
-    text = source.read_bytes()
-    name = hashlib.sha256(text + metadata.version("jupytext").encode()).hexdigest()
-    kept = converted / f"{name}.ipynb"
-    try:
-        return nbformat.read(kept, as_version=4)
-    except (OSError, ValueError):  # not converted yet, or a damaged file: convert again
-        import jupytext
-
-        nb = jupytext.reads(text.decode("utf-8"), fmt=source.suffix.lstrip("."))
-        converted.mkdir(parents=True, exist_ok=True)
-        tmp = kept.with_name(f".{kept.name}.{os.getpid()}")
-        nbformat.write(nb, tmp)
-        os.replace(tmp, kept)
-        return nb
+    return jupytext.read(source)
 
 
 # Jupyter Book's tags that say how a cell's code is shown; a cell with none of them is
@@ -152,17 +100,95 @@ def finish_notebook(nb: nbformat.NotebookNode, page: Page) -> None:
             cell.metadata["tags"] = [*tags, "hide-input"]
 
 
+class Kernels:
+    """The kernels of the pages running now, so that a stopped build can end them.
+
+    Pages run in threads of the build process (their kernels are its child processes); a
+    thread blocked on its kernel cannot be interrupted, but it returns within a second of
+    the kernel's death (nbclient polls it). :meth:`kill_all` ends every kernel started
+    through this object; a kernel started after it was called is ended at once.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: dict[int, subprocess.Popen] = {}
+        self._stopped = False
+
+    def started(self, km) -> None:
+        """Record the kernel ``km`` (a started KernelManager) as running."""
+        process = getattr(km.provisioner, "process", None)
+        if process is None:
+            return
+        with self._lock:
+            self._running[id(km)] = process
+            stopped = self._stopped
+        if stopped:
+            process.kill()
+
+    def ended(self, km) -> None:
+        """Forget the kernel ``km`` (it has been shut down)."""
+        with self._lock:
+            self._running.pop(id(km), None)
+
+    def kill_all(self) -> None:
+        """Kill every recorded kernel, and every kernel recorded from now on."""
+        with self._lock:
+            self._stopped = True
+            processes = list(self._running.values())
+        for process in processes:
+            with contextlib.suppress(OSError):
+                process.kill()
+
+
+def kernel_environment(
+    root: str,
+    data_dir: str,
+    validated_hash: str | None,
+    memo_dir: str | None,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of a page's kernel: this process's, the review's variables, ``extra``.
+
+    Passed to the kernel when it starts (never set in this process's ``os.environ``, which
+    the pages running in other threads share).
+    """
+    env = dict(os.environ)
+    env.update(
+        REVIEW_DATA_DIR=str(Path(data_dir).resolve()),
+        REVIEW_BOOK_ROOT=str(Path(root).resolve()),
+        PYDEVD_DISABLE_FILE_VALIDATION="1",  # silence debugger start-up noise
+        REVIEW_DATA_VALIDATED=validated_hash or "",
+        REVIEW_MEMO_DIR=memo_dir or "",
+    )
+    env.update(extra or {})
+    return env
+
+
+def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write an executed notebook (one place, so that a test can make the disk full)."""
+    import nbformat
+
+    nbformat.write(nb, path)
+
+
 def execute_page(
     root: str,
     page: Page,
     data_dir: str,
     entry: str,
     validated_hash: str | None = None,
-    converted: str | None = None,
     memo_dir: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    kernels: Kernels | None = None,
     reads_file: str | None = None,
 ) -> float:
     """Run ``page`` into the folder ``entry``; return the seconds it took.
+
+    The chapter runs in a new standard IPython kernel (jupyter_client), driven by papermill
+    (nbclient). Safe to call from several threads at once: nothing here changes this
+    process's working folder or environment.
 
     Parameters
     ----------
@@ -179,10 +205,15 @@ def execute_page(
         Hash of the data folder (``review.release.data_hash``) that the build has just
         validated; the chapter's ``review.data.load`` then skips validating those same
         bytes again (it still validates if the folder's hash differs).
-    converted : str, optional
-        Folder that keeps the chapters converted to notebooks (:func:`chapter_notebook`).
     memo_dir : str, optional
         Folder of the results pages share (``REVIEW_MEMO_DIR``, :mod:`review.memo`).
+    env : mapping, optional
+        More environment variables for this page's kernel (added to
+        :func:`kernel_environment`).
+    timeout : float, optional
+        Seconds one cell may run (nbclient's ``timeout``); None: no limit.
+    kernels : Kernels, optional
+        Where the running kernel is recorded, so that the build can kill it when stopped.
     reads_file : str, optional
         File where the kernel records what the page reads (``REVIEW_READS_FILE``,
         :mod:`review.reads`); the recorder starts in a cell run before the chapter's
@@ -191,43 +222,44 @@ def execute_page(
     Raises
     ------
     PageFailed
-        With the chapter file, the cell number and first line, and the error.
+        With the chapter file, the cell number and first line, and the error; or the
+        page's name and what ended it (its kernel died, its time limit passed).
     """
     import nbformat
     import papermill
+    from jupyter_core.utils import run_sync
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
-    from review import forkkernel
-
+    _Manager = _manager_class()
     start = time.perf_counter()
     source = Path(root) / page.source
-    nb = chapter_notebook(source, Path(converted) if converted else None)
+    nb = chapter_notebook(source)
     if reads_file:
         add_reads_cell(nb)
-    kernel_env = _environment(
-        REVIEW_DATA_DIR=str(Path(data_dir).resolve()),
-        REVIEW_BOOK_ROOT=str(Path(root).resolve()),
-        PYDEVD_DISABLE_FILE_VALIDATION="1",  # silence debugger start-up noise
-        REVIEW_DATA_VALIDATED=validated_hash or "",
-        REVIEW_MEMO_DIR=memo_dir or "",
-        REVIEW_READS_FILE=reads_file or "",
-    )
-    output = Path(entry) / NOTEBOOK
-    with kernel_env, tempfile.TemporaryDirectory(prefix="review-input-") as tmp:
+    extra = {"REVIEW_READS_FILE": reads_file or "", **(env or {})}
+    kernel_env = kernel_environment(root, data_dir, validated_hash, memo_dir, extra)
+    output = Path(entry).resolve() / NOTEBOOK
+    with tempfile.TemporaryDirectory(prefix="review-input-") as tmp:
         template = Path(tmp) / "input.ipynb"
         nbformat.write(nb, template)
-        # a local kernel talks over Unix sockets in the temporary folder, not TCP ports
-        km = forkkernel.kernel_manager(KERNEL, transport="ipc", ip=str(Path(tmp) / "kernel"))
+        # a local kernel talks over Unix sockets in the temporary folder, not TCP ports.
+        # Asynchronous, as nbclient expects: with a blocking client, nbclient waits for the
+        # output of a kernel that died for ever (it never gets to check that it is alive)
+        km = _Manager(kernel_name=KERNEL, transport="ipc", ip=str(Path(tmp) / "k"))
         try:
+            run_sync(km.start_kernel)(env=kernel_env, cwd=str(Path(entry).resolve()))
+            if kernels is not None:
+                kernels.started(km)
             papermill.execute_notebook(
                 str(template),
                 str(output),
                 parameters=page.parameters,
-                cwd=entry,
                 kernel_name=KERNEL,
                 progress_bar=False,
                 log_output=False,
                 km=km,
+                execution_timeout=timeout,
             )
         except PapermillExecutionError as exc:
             executed = nbformat.read(output, as_version=4)
@@ -243,16 +275,35 @@ def execute_page(
                 f"(`{code}`) with parameters {json.dumps(page.parameters)}: "
                 f"{exc.ename}: {exc.evalue}"
             ) from None
-        except Exception as exc:  # kernel died, bad notebook, ...: name the page anyway
+        except CellTimeoutError:
+            raise PageFailed(
+                f"{page.name}: {page.source}: a cell ran past the time limit of {timeout:g} s"
+            ) from None
+        except DeadKernelError:
+            raise PageFailed(
+                f"{page.name}: {page.source}: its kernel died (it exited or was killed)"
+            ) from None
+        except OSError as exc:  # a full disk, a missing folder: say which page
+            raise PageFailed(f"{page.name}: {page.source}: {os_error(exc)}") from None
+        except Exception as exc:  # a bad notebook, ...: name the page anyway
             raise PageFailed(f"{page.name}: {page.source}: {type(exc).__name__}: {exc}") from None
         finally:
+            if kernels is not None:
+                kernels.ended(km)
             if km.has_kernel:
-                km.shutdown_kernel(now=True)
-    executed = nbformat.read(output, as_version=4)
-    drop_reads_cell(executed)
-    strip_local_paths(executed, page, {entry: ".", data_dir: "data", root: "."})
-    finish_notebook(executed, page)
-    nbformat.write(executed, output)
+                run_sync(km.shutdown_kernel)(now=True)
+            else:
+                run_sync(km.cleanup_resources)()
+            for client in km.clients:  # papermill leaves its client open (not its manager)
+                client.stop_channels()
+    try:
+        executed = nbformat.read(output, as_version=4)
+        drop_reads_cell(executed)
+        strip_local_paths(executed, page, {entry: ".", data_dir: "data", root: "."})
+        finish_notebook(executed, page)
+        write_notebook(executed, output)
+    except OSError as exc:
+        raise PageFailed(f"{page.name}: {page.source}: {os_error(exc)}") from None
     return time.perf_counter() - start
 
 
@@ -330,3 +381,26 @@ def strip_local_paths(nb: nbformat.NotebookNode, page: Page, folders: dict[str, 
             for mime in list(out.get("data", {})):
                 if mime.startswith("text/"):
                     out["data"][mime] = clean(out["data"][mime])
+
+
+def _manager_class() -> type:
+    """An AsyncKernelManager that keeps the clients it makes, so that they can be closed."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class Manager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.clients = []
+
+        def client(self, **kwargs):
+            made = super().client(**kwargs)
+            self.clients.append(made)
+            return made
+
+    return Manager
+
+
+def os_error(exc: OSError) -> str:
+    """An operating system error in words: what failed, and on which file."""
+    what = exc.strerror or type(exc).__name__
+    return f"{what} ({exc.filename})" if exc.filename else what
