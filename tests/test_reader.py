@@ -319,3 +319,8 @@ def test_glued_text_shows_as_written(text):
     from myst_nb.core.variables import format_plain_text
 
     assert format_plain_text(book._plain_payload(text), "") == text
+
+
+def test_cohort_identifiers_read_without_their_code_prefix():
+    assert labels.fmt_value("C_MDACC_olderND", "cohort_id") == "MDACC olderND"
+    assert labels.fmt_value("C_INO-VATE", "cohort_id") == "INO-VATE"

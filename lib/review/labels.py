@@ -382,6 +382,8 @@ def fmt_value(value, name: str = "", missing: str = MISSING, digits: int = 1) ->
         return "; ".join(role(t.strip()) for t in text.split(";"))
     if name == "flags":
         return code_list(text, name)
+    if name == "cohort_id":  # an identifier of our own: "C_MDACC_olderND" reads "MDACC olderND"
+        return text.removeprefix("C_").replace("_", " ")
     known = codes(name)
     if text in known:
         return known[text]
