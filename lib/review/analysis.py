@@ -456,15 +456,13 @@ def _plan_interval(rows: pd.DataFrame, spec: ModelSpec, result, plan: Plan):
     if not spec.is_glmm or method in (None, "glmm_z"):
         return spec, result, None, ""
     why = f"interval chosen by the coverage study for {len(rows)} studies"
+    events = rows[plan.col("events")].astype(int).to_numpy()
+    totals = rows[plan.col("total")].astype(int).to_numpy()
     if method == "glmm_t":
         spec = ModelSpec("glmm_t", f"{spec.label}, t(k-1) interval", spec.measure, "GLMM", "t")
         return spec, fit_model(rows, spec, plan), None, f"{why}: GLMM with a t(k-1) interval"
     if method == "glmm_profile":
-        low, high = glmm_profile_ci(
-            rows[plan.col("events")].astype(int).to_numpy(),
-            rows[plan.col("total")].astype(int).to_numpy(),
-            level=plan.level,
-        )
+        low, high = glmm_profile_ci(events, totals, level=plan.level)
         headline = Headline(
             "glmm_profile",
             "GLMM, profile-likelihood interval",
@@ -477,11 +475,7 @@ def _plan_interval(rows: pd.DataFrame, spec: ModelSpec, result, plan: Plan):
         fallback = plan.fallback
         return fallback, fit_model(rows, fallback, plan), None, f"{why}: {fallback.label}"
     if method == "bayes":
-        bayes = mp.meta_prop_bayes(
-            rows[plan.col("events")].astype(int).to_numpy(),
-            rows[plan.col("total")].astype(int).to_numpy(),
-            level=plan.level,
-        )
+        bayes = mp.meta_prop_bayes(events, totals, level=plan.level)
         headline = Headline(
             "bayes",
             "Bayesian binomial-normal model, posterior median and credible interval",
