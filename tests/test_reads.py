@@ -311,3 +311,15 @@ def test_incremental_build_reruns_every_page_a_cold_build_gives_differently(tmp_
         assert "constant" not in ran or what == "a chapter", (what, ran)
         before = cold
         shutil.rmtree(tmp_path / f"cold{n}")
+
+
+def test_installed_packages_are_no_recorded_input(tmp_path):
+    """A virtual environment inside the book: what its packages hold is in every base key
+    (the environment fingerprint), so the files a kernel opens there are not recorded."""
+    from review import build
+
+    opts = build.Options(root=Path(sys.prefix).parent, data_dir=tmp_path, out=tmp_path / "out")
+    inputs = build.page_inputs(opts)
+    site_packages = Path(sys.prefix) / "lib"
+    assert inputs.token(reads.DIR_PREFIX + str(site_packages)) is None
+    assert inputs.token(reads.PATH_PREFIX + str(Path(sys.prefix).parent / "x.txt")) == "book:x.txt"

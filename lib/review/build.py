@@ -164,8 +164,10 @@ def base_keys(
 
 def page_inputs(opts: Options) -> reads_mod.Inputs:
     """The inputs pages may read, hashed once per build: files of the book and of the data
-    folder; not the modules of ``lib/`` (part of every base key) nor the build folder."""
-    return reads_mod.Inputs(opts.root, opts.data_dir, ignore=(opts.out,), code=(LIB,))
+    folder; not the modules of ``lib/`` nor the installed packages (both part of every base
+    key, and the virtual environment may sit inside the book), nor the build folder."""
+    ignore = (opts.out, Path(sys.prefix))
+    return reads_mod.Inputs(opts.root, opts.data_dir, ignore=ignore, code=(LIB,))
 
 
 @dataclass
