@@ -380,7 +380,7 @@ def _assert_clean_end(proc, stderr: str, out: Path, before, tmp: Path, message: 
     assert not list((tmp / "tmp").iterdir()), "temporary files left behind"
     assert not list((tmp / "runtime").iterdir()), "kernel connection files left behind"
     assert not (out / ".staging").exists()
-    assert not [p for p in (out / ".cache").iterdir() if p.name.startswith(".")]
+    assert not list((out / ".cache").glob(".tmp-*")), "a half-written cache entry was left"
 
 
 @pytest.mark.parametrize(
