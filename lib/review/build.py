@@ -673,7 +673,7 @@ def execute_stale(opts: Options) -> tuple[dict[str, Path], set[str]]:
         store.clean_temporary()
         memo_dir = _memo_folder(opts.out / MEMO, cache_mod.make_key(common))
         entries, keys, todo = find_entries(store, pages, bases, inputs)
-        _run_all(opts, todo, store, None, stack, len(pages), memo_dir, inputs, keys)
+        _run_all(opts, todo, store, stack, len(pages), memo_dir, inputs, keys)
         for page, _ in todo:
             entries[page.name] = store.path(keys[page.name])
     return entries, {page.name for page, _ in todo}

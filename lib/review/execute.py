@@ -13,17 +13,24 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+
+# imported here, in the thread that imports this module, not in the page threads: two
+# threads importing (and compiling) at once can fail in CPython 3.11's AST constructor
+import jupytext
+import nbformat
+import papermill
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.exceptions import PapermillExecutionError
 
 from review.params import NOTEBOOK, Page
-
-if TYPE_CHECKING:
-    import nbformat
 
 KERNEL = "python3"
 
@@ -62,7 +69,6 @@ def _where(source: Path, cell: str, line_in_cell: int) -> tuple[str, str]:
 
 def chapter_notebook(source: Path) -> nbformat.NotebookNode:
     """The chapter ``source`` (MyST Markdown) as a notebook (jupytext)."""
-    import jupytext
 
     return jupytext.read(source)
 
@@ -166,7 +172,6 @@ def kernel_environment(
 
 def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
     """Write an executed notebook (one place, so that a test can make the disk full)."""
-    import nbformat
 
     nbformat.write(nb, path)
 
@@ -225,11 +230,6 @@ def execute_page(
         With the chapter file, the cell number and first line, and the error; or the
         page's name and what ended it (its kernel died, its time limit passed).
     """
-    import nbformat
-    import papermill
-    from jupyter_core.utils import run_sync
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
 
     _Manager = _manager_class()
     start = time.perf_counter()
@@ -314,7 +314,6 @@ READS_CODE = "import review.reads\n\nreview.reads.start()"
 
 def add_reads_cell(nb: nbformat.NotebookNode) -> None:
     """Put the cell that starts :mod:`review.reads` before the chapter's first cell."""
-    import nbformat
 
     cell = nbformat.v4.new_code_cell(READS_CODE, metadata={"tags": [READS_TAG]})
     nb.cells.insert(0, cell)
@@ -347,7 +346,6 @@ def strip_local_paths(nb: nbformat.NotebookNode, page: Page, folders: dict[str, 
     of ``folders`` (absolute path: name), the Python installation and the temporary folder
     are replaced; images and the chapter's own code are left as they are.
     """
-    import sys
 
     names = {str(Path(k).resolve()): v for k, v in folders.items()}
     names[sys.prefix] = "<python>"
@@ -385,7 +383,6 @@ def strip_local_paths(nb: nbformat.NotebookNode, page: Page, folders: dict[str, 
 
 def _manager_class() -> type:
     """An AsyncKernelManager that keeps the clients it makes, so that they can be closed."""
-    from jupyter_client.manager import AsyncKernelManager
 
     class Manager(AsyncKernelManager):
         def __init__(self, **kwargs):
