@@ -8,6 +8,7 @@ the run succeeded.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -26,7 +27,7 @@ import jupytext
 import nbformat
 import papermill
 from jupyter_client.manager import AsyncKernelManager
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_event_loop, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
@@ -296,6 +297,7 @@ def execute_page(
                 run_sync(km.cleanup_resources)()
             for client in km.clients:  # papermill leaves its client open (not its manager)
                 client.stop_channels()
+            _close_thread_loop()
     try:
         executed = nbformat.read(output, as_version=4)
         drop_reads_cell(executed)
@@ -379,6 +381,14 @@ def strip_local_paths(nb: nbformat.NotebookNode, page: Page, folders: dict[str, 
             for mime in list(out.get("data", {})):
                 if mime.startswith("text/"):
                     out["data"][mime] = clean(out["data"][mime])
+
+
+def _close_thread_loop() -> None:
+    """Close the event loop jupyter-core keeps for this thread: page threads are reused and
+    an unclosed loop leaks its self-pipe sockets (the next page gets a new loop)."""
+    loop = ensure_event_loop()
+    loop.close()
+    asyncio.set_event_loop(None)
 
 
 def _manager_class() -> type:
