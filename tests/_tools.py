@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -111,3 +112,14 @@ def skip_for_missing_fonts(lines: list[str]) -> None:
             f"plot fonts {missing} not installed, so plots warn of missing glyphs; "
             "`make system-deps` installs them (fonts-noto-cjk, fonts-unifont)"
         )
+
+
+def schema_errors(path, schema: str) -> str:
+    """check-jsonschema's report on ``path`` against its built-in ``schema`` (e.g.
+    ``vendor.citation-file-format``); empty when the file is valid."""
+    run = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+        capture_output=True,
+        text=True,
+    )
+    return "" if run.returncode == 0 else run.stdout + run.stderr

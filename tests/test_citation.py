@@ -10,14 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import metaprop
 import pytest
 import tomllib
 import yaml
+from _tools import schema_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEW_CFF = ROOT / "CITATION.cff"
@@ -55,14 +54,7 @@ def _load_cff(path: Path) -> dict:
 
 
 def _cff_errors(path: Path) -> str:
-    """check-jsonschema's report on ``path`` against CFF 1.2.0; empty when it is valid."""
-    run = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema",
-         "vendor.citation-file-format", str(path)],
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    return "" if run.returncode == 0 else run.stdout + run.stderr
+    return schema_errors(path, "vendor.citation-file-format")
 
 
 def changelog_releases(text: str) -> list[tuple[str, dt.date]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from _tools import schema_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -21,14 +22,7 @@ LINT = ROOT / "scripts" / "lint_chapters.py"
 
 
 def _schema_errors(path: Path) -> str:
-    """check-jsonschema's report on a workflow against SchemaStore's workflow schema."""
-    run = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema",
-         "vendor.github-workflows", str(path)],
-        capture_output=True,
-        text=True,
-    )  # fmt: skip
-    return "" if run.returncode == 0 else run.stdout + run.stderr
+    return schema_errors(path, "vendor.github-workflows")
 
 
 def _workflow(path: Path) -> dict:
