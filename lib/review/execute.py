@@ -232,7 +232,6 @@ def execute_page(
         page's name and what ended it (its kernel died, its time limit passed).
     """
 
-    _Manager = _manager_class()
     start = time.perf_counter()
     source = Path(root) / page.source
     nb = chapter_notebook(source)
@@ -391,20 +390,17 @@ def _close_thread_loop() -> None:
     asyncio.set_event_loop(None)
 
 
-def _manager_class() -> type:
+class _Manager(AsyncKernelManager):
     """An AsyncKernelManager that keeps the clients it makes, so that they can be closed."""
 
-    class Manager(AsyncKernelManager):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.clients = []
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.clients = []
 
-        def client(self, **kwargs):
-            made = super().client(**kwargs)
-            self.clients.append(made)
-            return made
-
-    return Manager
+    def client(self, **kwargs):
+        made = super().client(**kwargs)
+        self.clients.append(made)
+        return made
 
 
 def os_error(exc: OSError) -> str:
