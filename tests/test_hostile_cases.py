@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -249,6 +250,13 @@ def test_release_with_a_300_character_version(copy):
     assert not (copy / release.RELEASES).exists()
 
 
+def _read_or_empty(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
 @pytest.mark.slow
 def test_two_releases_at_once_and_versions_in_order(copy):
     """Two ``release`` commands started together on one data folder: one writes 1.9, the
@@ -267,7 +275,14 @@ def test_two_releases_at_once_and_versions_in_order(copy):
             text=True,
         )
 
+    # 1.10 starts once 1.9 holds the lock (or has finished): started at the same instant,
+    # either could take the lock first, and 1.9 after 1.10 is rightly refused
     first = start("1.9", 600)
+    lock = copy / release.RELEASES / release.LOCK
+    deadline = time.monotonic() + 600
+    while first.poll() is None and "1.9" not in _read_or_empty(lock):
+        assert time.monotonic() < deadline, "release 1.9 never took the lock"
+        time.sleep(0.05)
     second = start("1.10", 600)
     outs = [p.communicate(timeout=1200) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outs
