@@ -53,7 +53,8 @@ def timed_build(data: Path, out: Path, jobs: int | None) -> dict:
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     seconds = time.perf_counter() - start
-    rows = sum(1 for _ in (data / "outcomes.csv").open(encoding="utf-8")) - 1
+    with (data / "outcomes.csv").open(encoding="utf-8") as fh:
+        rows = sum(1 for _ in fh) - 1
     result = {"seconds": round(seconds, 1), "returncode": proc.returncode, "outcome_rows": rows}
     if proc.returncode:
         result["tail"] = (proc.stdout + proc.stderr).splitlines()[-15:]

@@ -41,7 +41,8 @@ def measure(data_dir: Path, plan: Path = ROOT / "analysis_plan.yaml", load: str 
         text=True,
         check=True,
     )
-    rows = sum(1 for _ in (data_dir / "outcomes.csv").open(encoding="utf-8")) - 1
+    with (data_dir / "outcomes.csv").open(encoding="utf-8") as fh:
+        rows = sum(1 for _ in fh) - 1
     return {"data": str(data_dir), "outcome_rows": rows, **json.loads(out.stdout)}
 
 

@@ -39,7 +39,8 @@ def _review(base: Path, factor: int) -> Path:
 
 
 def _rows(path: Path) -> int:
-    return sum(1 for _ in path.open(encoding="utf-8")) - 1
+    with path.open(encoding="utf-8") as fh:  # closed here, not by the garbage collector
+        return sum(1 for _ in fh) - 1
 
 
 def _timed(data: Path, out: Path):
