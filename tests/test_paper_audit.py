@@ -351,6 +351,13 @@ def test_tables_for_readers_use_words():
     t = pa.checks_table(checks, lambda c: {"A": "Outcome A"}[c])
     assert list(t["Finding"]) == ["CI not inside its prediction interval"]
     assert list(t["Outcome"]) == ["Outcome A"]
+    assert pa.CHECK_QUESTIONS.keys() == pa.CHECK_WORDS.keys()
+    every = pa.checks_table(checks, with_result=True)
+    assert every.columns.tolist() == ["Outcome", "Subgroup", "Check", "Result", "Detail"]
+    assert every.iloc[0][["Check", "Result"]].tolist() == [
+        "CI inside its prediction interval",
+        "Inconsistent",
+    ]
     audit = pd.DataFrame([pa._finding(1, "X", "c", "p", "r", pa.INCONSISTENT, "s")])
     audit.insert(1, "class_name", audit["class"].map(pa.CLASSES))
     counts = pa.count_table(audit)

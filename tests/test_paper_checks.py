@@ -1,6 +1,7 @@
 """Consistency checks of a paper's reported pooled numbers."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -113,6 +114,14 @@ def test_i2_q_k_with_k():
     assert zero["status"] == "consistent"
     zero_bad = pc.check_i2_q_k(row(k=3, i2_pct=0.0, het_pvalue="0.020"))
     assert zero_bad["status"] == "inconsistent"
+
+
+def test_i2_q_k_detail_writes_tiny_p_values_for_readers():
+    # k = 15 with I2 = 90.1%: the implied p is about 1e-23, written with a power of ten
+    out = pc.check_i2_q_k(row(k=15, i2_pct=90.1, het_pvalue="<0.001"))
+    assert out["status"] == "consistent"
+    assert "e-" not in out["detail"] and "I2" not in out["detail"]
+    assert re.search(r"implies p from \d\.\d\d × 10⁻²³ to \d\.\d\d × 10⁻²³", out["detail"])
 
 
 def test_i2_q_k_implies_k_when_missing():

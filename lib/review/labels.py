@@ -343,6 +343,29 @@ def is_missing(value) -> bool:
         return False
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def fmt_sig(x: float, sig: int = 3) -> str:
+    """``x`` to ``sig`` significant digits, powers of ten written as a reader writes them.
+
+    ``0.0412`` and ``45.2`` stay as they are; ``2.67e-23`` becomes ``2.67 × 10⁻²³`` (a reader
+    may not read exponent notation, and 22 zeros are no better).
+
+    Examples
+    --------
+    >>> fmt_sig(2.6712e-23), fmt_sig(0.041234), fmt_sig(-1.5e-7, 2)
+    ('2.67 × 10⁻²³', '0.0412', '-1.5 × 10⁻⁷')
+    """
+    if not math.isfinite(x):
+        return "not estimable"
+    text = f"{x:.{sig}g}"
+    if "e" not in text:
+        return text
+    mantissa, exponent = text.split("e")
+    return f"{mantissa} \u00d7 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+
+
 def fmt_value(value, name: str = "", missing: str = MISSING, digits: int = 1) -> str:
     """One cell as a reader reads it, formatted by the kind of its column ``name``."""
     from review import book

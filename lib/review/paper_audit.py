@@ -913,6 +913,18 @@ CHECK_WORDS = {
 }
 
 
+# What each check asks (the table of every check, whatever its result)
+CHECK_QUESTIONS = {
+    "estimate_in_ci": "estimate inside its CI",
+    "ci_in_pi": "CI inside its prediction interval",
+    "bounds_possible": "bounds within 0-100%",
+    "interval_shape": "interval shape fits the stated method",
+    "i2_fits_q_and_k": "I² fits its p and k",
+    "study_count_fits_refs": "number of studies fits the references",
+    "grade3_not_above_any": "grade 3 or higher rate not above the any-grade rate",
+}
+
+
 def verdict_table(verdicts_df: pd.DataFrame, outcome_words=None) -> pd.DataFrame:
     """The verdicts as a reader table (outcomes in words)."""
     words = outcome_words or (lambda s: s)
@@ -925,17 +937,28 @@ def verdict_table(verdicts_df: pd.DataFrame, outcome_words=None) -> pd.DataFrame
     )
 
 
-def checks_table(checks: pd.DataFrame, outcome_words=None) -> pd.DataFrame:
-    """Findings of :func:`review.paper_checks.run_checks` as a reader table (words)."""
+def checks_table(
+    checks: pd.DataFrame, outcome_words=None, *, with_result: bool = False
+) -> pd.DataFrame:
+    """Checks of :func:`review.paper_checks.run_checks` as a reader table (words).
+
+    ``with_result`` names each check by what it asks and adds its result (consistent,
+    inconsistent, not checkable): a table of every check rather than of the findings alone.
+    """
     words = outcome_words or (lambda s: s)
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "Outcome": checks["outcome"].map(words),
             "Subgroup": checks["subgroup"],
-            "Finding": checks["check"].map(lambda c: CHECK_WORDS.get(c, c)),
+            "Check" if with_result else "Finding": checks["check"].map(
+                lambda c: (CHECK_QUESTIONS if with_result else CHECK_WORDS).get(c, c)
+            ),
             "Detail": checks["detail"],
         }
     )
+    if with_result:
+        table.insert(3, "Result", checks["status"].str.capitalize())
+    return table
 
 
 def count_table(audit: pd.DataFrame) -> pd.DataFrame:

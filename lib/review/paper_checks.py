@@ -304,7 +304,7 @@ def check_i2_q_k(row, *, max_k: int = 40) -> dict:
     if math.isnan(i2) or math.isnan(p_lo):
         return _result(row, "i2_fits_q_and_k", UNCHECKABLE, "I2 or its p-value not reported")
     if not 0 <= i2 < 100:
-        return _result(row, "i2_fits_q_and_k", INCONSISTENT, f"I2 = {i2}% is impossible")
+        return _result(row, "i2_fits_q_and_k", INCONSISTENT, f"I² = {i2}% is impossible")
     p_text = str(row.get("het_pvalue")).strip()
 
     def fits(k: int) -> bool:
@@ -322,7 +322,8 @@ def check_i2_q_k(row, *, max_k: int = 40) -> dict:
             row,
             "i2_fits_q_and_k",
             status,
-            f"with k = {k}, I2 = {i2}% implies p in [{lo:.3g}, {hi:.3g}]; reported p = {p_text}",
+            f"with k = {k}, I² = {i2}% implies p from {labels.fmt_sig(lo)} to "
+            f"{labels.fmt_sig(hi)}; reported p = {p_text}",
         )
     implied = [kk for kk in range(2, max_k + 1) if fits(kk)]
     if not implied:
@@ -330,14 +331,14 @@ def check_i2_q_k(row, *, max_k: int = 40) -> dict:
             row,
             "i2_fits_q_and_k",
             INCONSISTENT,
-            f"no number of studies from 2 to {max_k} gives I2 = {i2}% with p = {p_text}",
+            f"no number of studies from 2 to {max_k} gives I² = {i2}% with p = {p_text}",
         )
     shown = f"k = {implied[0]}" if len(implied) == 1 else f"k from {implied[0]} to {implied[-1]}"
     return _result(
         row,
         "i2_fits_q_and_k",
         CONSISTENT,
-        f"k not reported; I2 = {i2}% with p = {p_text} implies {shown}",
+        f"k not reported; I² = {i2}% with p = {p_text} implies {shown}",
     )
 
 
