@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import nbformat
 import pandas as pd
@@ -284,7 +285,9 @@ def test_missing_plot_fonts_skip_glyph_warnings_locally_and_fail_in_ci(monkeypat
     ("code", "shown"),
     [
         ("eot_responders", "end of treatment responders"),
-        ("arm_all_1.2", "arm all 1.2"),
+        ("arm_all_1.2", "all patients at 1.2 mg/m² per cycle"),
+        ("post_hsct_arm_rand_1.8", "after transplant, randomised arm at 1.8 mg/m² per cycle"),
+        ("arm_fractionated_blina", "fractionated blinatumomab arm"),
         ("itt326", "intention to treat (326)"),
         ("eha2022_responders", "EHA 2022 responders"),
         ("responders", "responders"),
@@ -294,6 +297,18 @@ def test_data_variants_read_in_words(code, shown):
     """Issue 22: a data variant's name (a code with dots and digits too) is never shown."""
     assert labels.variant(code) == shown
     assert labels.fmt_value(code, "variant") == shown
+
+
+def test_every_variant_of_the_data_reads_in_words():
+    """Each variant code in data/ becomes words: no underscore, and a dose (a decimal) is
+    always followed by its unit."""
+    table = Path(__file__).resolve().parents[1] / "data" / "outcomes.csv"
+    variants = pd.read_csv(table, dtype=str, keep_default_na=False)["variant"].unique()
+    assert len(variants) > 10
+    for code in variants:
+        shown = labels.variant(code)
+        assert "_" not in shown, (code, shown)
+        assert not re.search(r"\d\.\d(?! mg/m²)", shown), (code, shown)
 
 
 def test_roles_flags_and_booleans_read_in_words():

@@ -302,21 +302,44 @@ def words(text: str) -> str:
     return text.replace("_", " ") if _SNAKE.match(text) else text
 
 
+# An InO dose in a variant code (``arm_rand_1.2``): mg/m2 per cycle, as the trials report it
+_DOSE = re.compile(r"\d+\.\d+")
+
+
+def _variant_words(parts: list[str]) -> str:
+    out = []
+    for part in parts:
+        if m := _CONFERENCE.match(part):
+            out.append(f"{m[1].upper()} {m[2]}")
+        elif m := _ANALYSIS_SET.match(part):
+            out.append(f"intention to treat ({m[1]})")
+        else:
+            out.append(VARIANT_PARTS.get(part, part))
+    return " ".join(out)
+
+
 def variant(code) -> str:
-    """A data variant's name in words: ``eot_responders`` -> "end of treatment responders",
-    ``arm_rand_1.2`` -> "arm randomised 1.2", ``itt326`` -> "intention to treat (326)"."""
+    """A data variant's name in words.
+
+    ``eot_responders`` -> "end of treatment responders", ``itt326`` -> "intention to treat
+    (326)"; a trial arm reads as an arm with its dose: ``post_hsct_arm_rand_1.2`` -> "after
+    transplant, randomised arm at 1.2 mg/m² per cycle", ``arm_all_1.2`` -> "all patients at 1.2
+    mg/m² per cycle".
+    """
     text = str(code)
     if not re.fullmatch(r"[a-z0-9_.]+", text):
         return text  # already words
-    parts = []
-    for part in text.split("_"):
-        if m := _CONFERENCE.match(part):
-            parts.append(f"{m[1].upper()} {m[2]}")
-        elif m := _ANALYSIS_SET.match(part):
-            parts.append(f"intention to treat ({m[1]})")
-        else:
-            parts.append(VARIANT_PARTS.get(part, part))
-    return " ".join(parts)
+    parts = text.split("_")
+    if "arm" not in parts:
+        return _variant_words(parts)
+    at = parts.index("arm")
+    before, after = parts[:at], parts[at + 1 :]
+    doses = [p for p in after if _DOSE.fullmatch(p)]
+    kind = [p for p in after if not _DOSE.fullmatch(p)]
+    arm = "all patients" if kind == ["all"] else f"{_variant_words(kind)} arm".lstrip()
+    if doses:
+        arm += f" at {' and '.join(doses)} mg/m² per cycle"
+    return f"{_variant_words(before)}, {arm}" if before else arm
 
 
 def role(code) -> str:
