@@ -68,6 +68,34 @@ def test_files_opened_for_reading_under_the_roots_are_recorded(tmp_path):
     assert not any(sys.executable in line for line in lines)  # outside the book and data
 
 
+def test_an_internal_read_in_one_thread_does_not_hide_another_threads_reads(tmp_path):
+    """``reads.internal()`` silences only the thread (or task) that entered it."""
+    for name in ("quiet.txt", "loud.txt"):
+        (tmp_path / name).write_text(name)
+    lines = _record(
+        tmp_path,
+        f"""
+        import threading
+        inside, done = threading.Event(), threading.Event()
+
+        def quiet():
+            with reads.internal():
+                open({str(tmp_path / "quiet.txt")!r}).read()
+                inside.set()
+                assert done.wait(60)
+
+        worker = threading.Thread(target=quiet)
+        worker.start()
+        assert inside.wait(60)
+        open({str(tmp_path / "loud.txt")!r}).read()  # while the worker is inside internal()
+        done.set()
+        worker.join()
+        """,
+    )
+    assert f"path:{tmp_path / 'loud.txt'}" in lines
+    assert not any("quiet.txt" in line for line in lines)
+
+
 def test_without_the_variable_nothing_is_recorded_or_installed(tmp_path, monkeypatch):
     monkeypatch.delenv(reads.ENV, raising=False)
     assert reads.start() is False

@@ -38,6 +38,7 @@ on what it actually read, checked against the present content before reuse.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import csv
 import hashlib
 import json
@@ -56,7 +57,9 @@ ABSENT = "absent"
 _sink = None
 _roots: tuple[str, ...] = ()
 _seen: set[str] = set()
-_quiet = 0
+# how deep the running thread (or task) is in internal(): per context, so that one thread's
+# internal read never hides what another thread reads at the same time
+_quiet = contextvars.ContextVar("review_reads_quiet", default=0)
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
 
@@ -90,7 +93,7 @@ def _write(line: str) -> None:
 
 def _hook(event: str, args: tuple) -> None:
     """The audit hook: note files opened for reading and folders listed under the roots."""
-    if _quiet or _sink is None:
+    if _quiet.get() or _sink is None:
         return
     if event == "open":
         path, mode, flags = args
@@ -131,13 +134,13 @@ def note(path: str | os.PathLike, column: str | None = None, value: str | None =
 
 @contextlib.contextmanager
 def internal() -> Iterator[None]:
-    """Within the block, files opened are not recorded (the caller notes what it returns)."""
-    global _quiet
-    _quiet += 1
+    """Within the block, files this thread opens are not recorded (the caller notes what it
+    returns); other threads are recorded as ever."""
+    token = _quiet.set(_quiet.get() + 1)
     try:
         yield
     finally:
-        _quiet -= 1
+        _quiet.reset(token)
 
 
 def optional_text(path: str | os.PathLike) -> str | None:
