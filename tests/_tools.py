@@ -7,10 +7,12 @@ cannot pass silently.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +83,17 @@ def run_r(script, *args, timeout: float = 300) -> None:
         if "there is no package called" in run.stderr:
             tool_missing(f"R lacks a package the cross-check needs: {run.stderr.strip()}")
         pytest.fail(f"Rscript failed ({run.returncode}):\n{run.stderr}")
+
+
+def assert_fixture_remade(script, fixture, tmp_path) -> None:
+    """Rerun the R ``script`` that made the pinned JSON ``fixture`` (``Rscript script OUT``,
+    through :func:`run_r`) and assert it makes the same record, its ``source.date`` aside."""
+    out = Path(tmp_path) / Path(fixture).name
+    run_r(script, out)
+    fresh, pinned = (json.loads(Path(p).read_text(encoding="utf-8")) for p in (out, fixture))
+    for record in (fresh, pinned):
+        record["source"].pop("date")
+    assert fresh == pinned
 
 
 def missing_plot_fonts() -> list[str]:

@@ -8,14 +8,13 @@ by metafor with every tau^2 estimator. Ids are the method codes.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import metaprop as mp
 import numpy as np
 import pytest
 import tolerances as tol
-from _tools import require_tool
+from _tools import assert_fixture_remade
 from scipy import special
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "metafor_bootstrap.json"
@@ -143,11 +142,4 @@ def test_glmm_results_are_refused():
 @pytest.mark.needs_r
 def test_fixture_is_what_the_script_makes(tmp_path):
     """Rerunning scripts/metafor_bootstrap.R with the installed metafor gives the pinned fixture."""
-    rscript = require_tool("Rscript")
-    script = FIXTURE.parents[2] / "scripts" / "metafor_bootstrap.R"
-    out = tmp_path / "metafor_bootstrap.json"
-    subprocess.run([rscript, str(script), str(out)], check=True, capture_output=True)
-    fresh, pinned = json.loads(out.read_text()), json.loads(FIXTURE.read_text())
-    for record in (fresh, pinned):
-        record["source"].pop("date")
-    assert fresh == pinned
+    assert_fixture_remade(FIXTURE.parents[2] / "scripts" / "metafor_bootstrap.R", FIXTURE, tmp_path)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import subprocess
 import tracemalloc
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import metaprop as mp
 import numpy as np
 import pytest
 import tolerances as tol
-from _tools import require_tool
+from _tools import assert_fixture_remade
 
 # the package attribute metaprop.gosh is the function; the module is reached by name
 gosh_module = importlib.import_module("metaprop.gosh")
@@ -198,11 +197,4 @@ def test_glmm_results_are_refused():
 @pytest.mark.needs_r
 def test_fixture_is_what_the_script_makes(tmp_path):
     """Rerunning scripts/metafor_gosh.R with the installed metafor gives the pinned fixture."""
-    rscript = require_tool("Rscript")
-    script = FIXTURE.parents[2] / "scripts" / "metafor_gosh.R"
-    out = tmp_path / "metafor_gosh.json"
-    subprocess.run([rscript, str(script), str(out)], check=True, capture_output=True)
-    fresh, pinned = json.loads(out.read_text()), json.loads(FIXTURE.read_text())
-    for record in (fresh, pinned):
-        record["source"].pop("date")
-    assert fresh == pinned
+    assert_fixture_remade(FIXTURE.parents[2] / "scripts" / "metafor_gosh.R", FIXTURE, tmp_path)
