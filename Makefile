@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lock book docs test test-fast lint format validate bench release links clean system-deps
+.PHONY: help venv lock book docs api-into-book test test-fast lint format validate bench release links clean system-deps
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
@@ -27,14 +27,23 @@ lock:  ## re-pin requirements.lock from requirements.in (then commit both)
 	$(PY) -m pip install --quiet pip-tools
 	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --output-file requirements.lock requirements.in
 
-book: $(STAMP)  ## validate data/, execute every chapter and build the site into _build/html
+# The book's site holds metaprop's API site (make docs) in its folder api/, where the pages
+# API reference and Reuse link to it (../../api/index.html): the site read locally is the
+# one GitHub Pages publishes. tests/browser/site_build.py runs `docs api-into-book` likewise.
+SITE := _build/html
+book: $(STAMP) docs  ## validate data/, execute every chapter, build the site into _build/html (API site in api/)
 	$(PY) -m review build
+	@$(MAKE) --no-print-directory api-into-book
 
 # metaprop's API reference, its own Sphinx site (docs/metaprop); warnings are errors.
 # The same command runs in tests/test_api_docs.py and in CI (.github/workflows/ci.yml).
 API_OUT := _build/api
 docs: $(STAMP)  ## build metaprop's API reference site into _build/api (warnings are errors)
 	$(PY) -m sphinx -W -n --keep-going -q -b html -d $(API_OUT)/.doctrees docs/metaprop $(API_OUT)/html
+
+api-into-book:  ## copy the API site (make docs) into the book's site as api/ (make book does)
+	rm -rf $(SITE)/api
+	cp -R $(API_OUT)/html $(SITE)/api
 
 test: $(STAMP)  ## run the whole test suite (the command CI runs)
 	$(PY) -m pytest

@@ -8,7 +8,8 @@
 # (tests/test_metafor_features.py), and by the same test module with seeded random jobs
 # against the installed metafor (needs_r). Each job is
 #   {id, measure ("PLN", "PLO", ... or "GEN" with yi, vi), events, totals, method, test,
-#    weights (optional), trimfill (optional: "L0" or "R0"), regtest (optional: true)}
+#    weights (optional), trimfill (optional: "L0" or "R0"), regtest (optional: true),
+#    as_is (optional: true, see DLIT below)}
 # and its result holds escalc()'s yi and vi, the rma() fit, weights(), predict() on the
 # analysis scale and back-transformed to a proportion (exp for PLN; PFT at the harmonic mean
 # of the totals), for trimfill jobs k0 and side (or trimfill_error), and for regtest jobs
@@ -17,7 +18,8 @@
 # metafor before 4.6-0 iterated DLIT with the update (Q - (k - 1)) / tr(P), whose fixed point
 # is not the Paule-Mandel estimate; metafor 4.6-0 (commit 83c02765, 2024-01-12) changed it to
 # (Q - tr(PV)) / tr(P), "when this converges, same as PM" (rma.uni.r). With an older metafor a
-# DLIT job is fitted as PM and says so in `fitted_method`.
+# DLIT job is fitted as PM and says so in `fitted_method`, unless the job has `as_is: true`
+# (tests/test_metafor_features.py then checks which update the installed metafor iterates).
 # Needs the Debian packages r-base-core r-cran-metafor r-cran-jsonlite.
 
 suppressMessages({
@@ -43,7 +45,7 @@ fit_job <- function(job) {
     vi <- as.numeric(es$vi)
   }
   method <- job$method
-  if (method == "DLIT" && !NEW_DLIT) method <- "PM"
+  if (method == "DLIT" && !NEW_DLIT && !isTRUE(job$as_is)) method <- "PM"
   w <- num(job$weights)
   args <- list(yi = yi, vi = vi, method = method, test = job$test, control = CONTROL)
   if (!is.null(w)) args$weights <- w

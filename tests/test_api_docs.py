@@ -1,6 +1,7 @@
 """metaprop's API reference is a Sphinx site of its own (docs/metaprop): it builds with
 every warning and unresolved reference as an error, with the command of `make docs`, and
-documents every public name of the package."""
+documents every public name of the package; `make book` puts it in the book's site as
+api/, where the book's pages API reference and Reuse link to it."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import metaprop
 import pytest
+from browser import site_build
+from browser.sitecheck import Site, is_external, parse
 from sphinx.util.inventory import InventoryFile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,3 +106,46 @@ def test_api_site_build_fails_on_a_broken_reference(tmp_path):
     run = _build(broken, tmp_path / "out")
     assert run.returncode != 0
     assert "no_such_function" in run.stdout + run.stderr
+
+
+# the book's pages that link to the API site, and where `make book` puts that site
+LINKING_PAGES = ("chapters/api/index.html", "chapters/reuse/index.html")
+API_IN_BOOK = "api/index.html"
+
+
+def test_make_book_puts_the_api_site_into_the_book():
+    """`make book` builds the API site and copies it into the book's site as api/."""
+    run = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "book", "PY=python", "SITE=SITE"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    sphinx = next(i for i, line in enumerate(lines) if "-m sphinx" in line)
+    book = next(i for i, line in enumerate(lines) if "-m review build" in line)
+    copy = lines.index("cp -R _build/api/html SITE/api")
+    assert sphinx < copy and book < copy
+
+
+@pytest.mark.slow  # builds the book (shared with the browser tests and the link check)
+def test_book_links_to_the_api_site_inside_the_built_site(tmp_path_factory):
+    """In the book built as `make book` builds it, the pages API reference and Reuse link
+    to the API site's start page in the book's api/ (not to the book's own API chapter),
+    and the link resolves."""
+    built = site_build.hostile_site(tmp_path_factory)
+    book = Site(built.html)
+    start = built.html / API_IN_BOOK
+    for page in LINKING_PAGES:
+        links = [
+            url
+            for tag, url in parse(built.html / page).urls
+            if tag == "a"
+            and not is_external(url)
+            and ((built.html / page).parent / urlsplit(url).path).resolve() == start
+        ]
+        assert links, f"{page} does not link to {API_IN_BOOK}"
+        for url in links:
+            assert book.check_url(page, url) is None, (page, url)
+    assert f"metaprop {metaprop.__version__}" in start.read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import metaprop
@@ -157,10 +158,34 @@ def test_changelog_check_rejects_other_formats(text, message):
 
 
 def test_no_placeholder_addresses_in_the_metadata():
-    """Project addresses are real or absent: no example.* or .invalid host."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    texts = [json.dumps(project.get("urls", {}))]
+    """Project addresses are real or absent: no example.* or .invalid host in either
+    package's [project.urls], the CITATION.cff files, the API site's and the book's
+    configuration."""
+    texts = []
+    for pyproject in (ROOT / "pyproject.toml", ROOT / "lib" / "review" / "pyproject.toml"):
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        texts.append(json.dumps(project.get("urls", {})))
     texts += [p.read_text(encoding="utf-8") for p in (REVIEW_CFF, METAPROP_CFF)]
+    texts += [
+        (ROOT / p).read_text(encoding="utf-8") for p in ("docs/metaprop/conf.py", "_config.yml")
+    ]
     for text in texts:
         for host in re.findall(r"https?://([^/\s\"']+)", text):
             assert not re.search(r"(^|\.)example\.|\.(invalid|test|localhost)$", host), host
+
+
+def test_no_file_names_the_placeholder_host():
+    """No tracked file holds the placeholder host that pyproject.toml once named
+    (``example`` + ``.invalid``, RFC 2606), not even a test."""
+    placeholder = "example" + ".invalid"
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    holding = [
+        name
+        for name in files
+        if name
+        and (ROOT / name).is_file()
+        and placeholder in (ROOT / name).read_text(encoding="utf-8", errors="ignore")
+    ]
+    assert holding == [], holding

@@ -12,9 +12,11 @@ jobs are built by :func:`pinned_jobs` from the four datasets of the vendored ref
 
 With metafor before 4.6-0 (as pinned) a DLIT job is fitted by metafor as PM: metafor 4.6-0
 replaced its DLIT update by one whose limit is the PM estimate (see the R script), which
-is what metaprop computes. The ``needs_r`` test runs the same script on seeded random jobs
-against the installed metafor. Ids are ``dataset-MEASURE-METHOD-test[-w]`` (``-w``: user
-weights).
+is what metaprop computes. DLIT (and SJIT) are therefore also checked against their
+defining equation solved here with scipy and against metafor 4.6-0's iteration written out
+in numpy; a ``needs_r`` test shows what the installed metafor's own DLIT computes. The
+``needs_r`` test runs the same script on seeded random jobs against the installed metafor.
+Ids are ``dataset-MEASURE-METHOD-test[-w]`` (``-w``: user weights).
 """
 
 from __future__ import annotations
@@ -310,16 +312,123 @@ def test_weights_change_the_estimate():
 
 
 def test_new_estimators_differ_where_they_should():
-    """HSk, PMM and GENQ each give their own tau^2; SJIT and DLIT the PM one."""
+    """HSk and PMM each give their own tau^2 (SJIT and DLIT: see the tests below)."""
     e, n = PINNED[0]["events"], PINNED[0]["totals"]
     tau2 = {
         m: fit(_job("x", {"events": e, "totals": n}, "PLO", m, "z")).tau2
-        for m in ("HS", "HSk", "PM", "PMM", "SJIT", "DLIT")
+        for m in ("HS", "HSk", "PM", "PMM")
     }
     assert tau2["HSk"] > tau2["HS"] > 0
     assert tau2["PMM"] > tau2["PM"] > 0  # the chi^2 median is below k - 1
-    assert tau2["SJIT"] == pytest.approx(tau2["PM"], rel=1e-9)
-    assert tau2["DLIT"] == pytest.approx(tau2["PM"], rel=1e-9)
+
+
+# ------------------------------------------- DLIT and SJIT against independent computations
+# The installed metafor (3.8-1) has DLIT, but the update it iterates is not the one metafor
+# has used since 4.6-0, which metaprop follows: DLIT cannot be checked against it. Here both
+# estimators are checked against their defining equations solved in this file, with numpy
+# and scipy only, never against metaprop's own PM.
+
+
+def _independent_datasets() -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seeded effects and variances: k from 2 to 30, with and without heterogeneity."""
+    rng = np.random.default_rng(SEED_INDEPENDENT)
+    out = []
+    for j, k in enumerate((2, 3, 4, 5, 8, 12, 20, 30, 3, 6, 10, 25)):
+        vi = rng.uniform(0.01, 0.5, size=k)
+        spread = (0.0, 0.2, 0.8)[j % 3]
+        yi = rng.normal(0.3, 1.0) + rng.normal(0.0, np.sqrt(vi + spread**2))
+        out.append((yi, vi))
+    return out
+
+
+SEED_INDEPENDENT = 20261207
+
+
+def _q(tau2: float, yi: np.ndarray, vi: np.ndarray) -> float:
+    """Cochran's generalised Q at tau2 (weights 1 / (v_i + tau2))."""
+    w = 1.0 / (vi + tau2)
+    mu = np.sum(w * yi) / np.sum(w)
+    return float(np.sum(w * (yi - mu) ** 2))
+
+
+def _trace_p(tau2: float, vi: np.ndarray) -> tuple[float, float]:
+    """tr(P) and tr(PV) of the intercept-only model, P = W - w w' / sum(w)."""
+    w = 1.0 / (vi + tau2)
+    return (
+        float(w.sum() - (w**2).sum() / w.sum()),
+        float((w * vi).sum() - (w**2 * vi).sum() / w.sum()),
+    )
+
+
+def _root(f, upper: float = 1.0) -> float:
+    """Root of ``f`` on (0, inf) by bracketing (f(0) < 0 < f(upper)), scipy's brentq."""
+    from scipy.optimize import brentq
+
+    while f(upper) <= 0:
+        upper *= 10
+    return brentq(f, 0.0, upper, xtol=1e-15, rtol=1e-14)
+
+
+def _pm_equation_root(yi: np.ndarray, vi: np.ndarray) -> float:
+    """Paule & Mandel (1982): Q(tau2) = k - 1, 0 when Q(0) <= k - 1."""
+    k = len(yi)
+    if _q(0.0, yi, vi) <= k - 1:
+        return 0.0
+    return _root(lambda t: (k - 1) - _q(t, yi, vi))
+
+
+def _dlit_iteration_since_46(yi: np.ndarray, vi: np.ndarray) -> float:
+    """metafor >= 4.6-0's DLIT (rma.uni.r): tau2 <- max(0, (Q(tau2) - tr(PV)) / tr(P))
+    from 0 until a step is below 1e-14."""
+    tau2 = 0.0
+    for _ in range(100_000):
+        trp, trpv = _trace_p(tau2, vi)
+        new = max(0.0, (_q(tau2, yi, vi) - trpv) / trp)
+        if abs(new - tau2) < 1e-14:
+            return new
+        tau2 = new
+    raise AssertionError("the DLIT iteration did not converge")
+
+
+def _dlit_fixed_point_before_46(yi: np.ndarray, vi: np.ndarray) -> float:
+    """Fixed point of metafor < 4.6-0's DLIT update tau2 <- (Q(tau2) - (k - 1)) / tr(P):
+    tau2 tr(P(tau2)) = Q(tau2) - (k - 1) (for data with Q(0) > k - 1)."""
+    k = len(yi)
+    return _root(lambda t: t * _trace_p(t, vi)[0] - (_q(t, yi, vi) - (k - 1)))
+
+
+INDEPENDENT = _independent_datasets()
+
+
+@pytest.mark.parametrize("method", ["DLIT", "SJIT"])
+@pytest.mark.parametrize(
+    "data", INDEPENDENT, ids=[f"k{len(y)}-{i}" for i, (y, _) in enumerate(INDEPENDENT)]
+)
+def test_dlit_and_sjit_solve_the_paule_mandel_equation(method, data):
+    """DLIT (metafor >= 4.6-0) and SJIT converge to the root of Q(tau2) = k - 1 (or to 0):
+    metaprop's value against that equation solved by scipy, and DLIT also against metafor
+    4.6-0's iteration run here step by step."""
+    yi, vi = data
+    got = mp.meta_analysis(yi, vi, method=method).tau2
+    rtol, atol = tol.for_field("tau2", iterative=True)
+    assert got == pytest.approx(_pm_equation_root(yi, vi), rel=rtol, abs=atol)
+    if method == "DLIT":
+        assert got == pytest.approx(_dlit_iteration_since_46(yi, vi), rel=rtol, abs=atol)
+
+
+def test_independent_datasets_are_not_hollow():
+    """Both cases occur: a root above 0 (most) and the boundary at 0 (some)."""
+    roots = [_pm_equation_root(yi, vi) for yi, vi in INDEPENDENT]
+    assert sum(r > 1e-3 for r in roots) >= 6 and sum(r == 0.0 for r in roots) >= 2
+
+
+def test_dlit_before_46_has_another_fixed_point():
+    """The update metafor iterated before 4.6-0 (the installed 3.8-1) stops elsewhere: its
+    fixed point is not the Paule-Mandel root, so metaprop's DLIT cannot equal it."""
+    positive = [(yi, vi) for yi, vi in INDEPENDENT if _pm_equation_root(yi, vi) > 1e-3]
+    for yi, vi in positive:
+        old = _dlit_fixed_point_before_46(yi, vi)
+        assert old < 0.9 * mp.meta_analysis(yi, vi, method="DLIT").tau2
 
 
 def test_pln_back_transform_is_exp_and_not_clipped():
@@ -420,6 +529,41 @@ def test_agrees_with_live_metafor(live_results):
         problems += [f"{job['id']} {p}" for p in differences(job, ref)["problems"]]
     assert fitted >= 0.98 * len(jobs), [i for i, r in live_results.items() if "error" in r]
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.needs_r
+def test_installed_metafor_dlit_is_the_update_of_its_version(tmp_path):
+    """metafor's own DLIT (job ``as_is``), as installed: from 4.6-0 it equals metaprop's
+    DLIT; before (3.8-1 here) it is the fixed point of the older update, computed in this
+    file, and differs from metaprop's by far (or the older update does not converge).
+    The docs' statement about DLIT rests on this."""
+    data = [(yi, vi) for yi, vi in INDEPENDENT if _pm_equation_root(yi, vi) > 1e-3]
+    jobs = [
+        {"id": f"dlit{i}", "measure": "GEN", "yi": yi.tolist(), "vi": vi.tolist(),
+         "method": "DLIT", "test": "z", "as_is": True}
+        for i, (yi, vi) in enumerate(data)
+    ]  # fmt: skip
+    jobs_path, out_path = tmp_path / "jobs.json", tmp_path / "out.json"
+    jobs_path.write_text(json.dumps({"jobs": jobs}))
+    run_r(SCRIPT, jobs_path, out_path)
+    out = json.loads(out_path.read_text())
+    new = tuple(int(x) for x in out["source"]["metafor_version"].split(".")) >= (4, 6, 0)
+    rtol, atol = tol.for_field("tau2", iterative=True)
+    compared = 0
+    for (yi, vi), ref in zip(data, out["results"], strict=True):
+        ours = mp.meta_analysis(yi, vi, method="DLIT").tau2
+        if "error" in ref:
+            assert not new and "did not converge" in ref["error"], ref
+            continue
+        assert ref["fitted_method"] == "DLIT"
+        compared += 1
+        if new:
+            assert ref["tau2"] == pytest.approx(ours, rel=rtol, abs=atol)
+        else:
+            want = _dlit_fixed_point_before_46(yi, vi)
+            assert ref["tau2"] == pytest.approx(want, rel=rtol, abs=atol)
+            assert abs(ref["tau2"] - ours) > 0.1 * ours
+    assert compared >= len(data) - 2 >= 4
 
 
 WEIGHTED = dict(events=[4, 9, 12, 7, 30, 3], totals=[20, 30, 25, 22, 60, 15])

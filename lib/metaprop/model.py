@@ -52,7 +52,12 @@ def meta_prop(
     method : {"REML", "DL", "ML", "PM", "HE", "SJ", "HS", "EB", "HSk", "SJIT", "DLIT", \
 "PMM", "GENQ", "FE", "EE", "CE"}
         Estimator of tau^2 (metafor's codes; see ``metaprop._engine.fit_arrays`` for the
-        definitions); FE (alias EE, CE) is the fixed-effect model.
+        definitions); FE (alias EE, CE) is the fixed-effect model. DLIT is metafor's
+        since version 4.6-0, whose limit is the PM estimate; metafor 3.8-1 (the version
+        this package is tested against) iterates an older DLIT update with another fixed
+        point, so DLIT is checked against metafor's PM and against its defining equation
+        solved independently, not against metafor's DLIT. Every other code is checked
+        against metafor 3.8-1 itself.
     test : {"z", "knha", "adhoc"}
         Normal test, Hartung-Knapp(-Sidik-Jonkman) with t(k-1), or Hartung-Knapp with
         the ad hoc floor of 1 on its scaling factor.

@@ -98,8 +98,28 @@ class BuiltSite:
         return (self.out / "html").resolve()
 
 
+def add_api_site(out: Path, root: Path = REPO) -> subprocess.CompletedProcess:
+    """Build metaprop's API site and copy it into the book's site ``out/html`` as ``api/``.
+
+    The second half of ``make book``, run through the Makefile itself (``make docs
+    api-into-book``) with this interpreter and without the virtual-environment check.
+    """
+    return subprocess.run(
+        [
+            "make", "-s", "--no-print-directory", "-o", ".venv/.installed",
+            "docs", "api-into-book",
+            f"PY={sys.executable}", f"API_OUT={out / 'api'}", f"SITE={out / 'html'}",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+    )  # fmt: skip
+
+
 def _build_hostile(base: Path) -> dict:
-    """Build the book on a hostile copy of the fixture in ``base``; return what happened."""
+    """Build the book on a hostile copy of the fixture in ``base``, as ``make book`` does
+    (the book, then the API site in its ``api/``); return what happened."""
     data = hostile.make(FIXTURE, base / "data")
     before = tree_hash(data.data_dir)
     start = time.perf_counter()
@@ -114,6 +134,12 @@ def _build_hostile(base: Path) -> dict:
         )
     elif tree_hash(data.data_dir) != before:
         error = f"the build modified its data folder {data.data_dir}"
+    else:
+        api = add_api_site(base / "build")
+        if api.returncode != 0:
+            error = (
+                f"make docs api-into-book failed (exit {api.returncode}):\n{api.stdout}{api.stderr}"
+            )
     return {
         "error": error,
         "log": log,
