@@ -405,9 +405,13 @@ def test_page_fault_fails_the_build_naming_the_page(tiny_work, tmp_path, fault, 
     assert _gone(int(marker.read_text())), "the page's kernel is still running"
 
 
-def _start(book, data, out, env) -> subprocess.Popen:
+def _start(book, data, out, env, script: str | None = None) -> subprocess.Popen:
+    """The build, in a session of its own; run by ``python -c script`` if given."""
+    command = _command(book, data, out)
+    if script is not None:
+        command = [sys.executable, "-c", script, *command[3:]]
     return subprocess.Popen(
-        _command(book, data, out),
+        command,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -465,3 +469,97 @@ def test_full_disk_fails_the_build_naming_the_page(tiny_work, tmp_path, where):
         timeout=BOUND,
     )
     _assert_clean_end(proc, proc.stderr, out, before, tmp_path, f"{PAGE}: No space left on device")
+
+
+# The build killed outright while it writes a page's cache entry: half its manifest written.
+KILL_IN_COMMIT = """
+import os, signal, sys
+from review import cache, cli
+
+def commit(self, tmp, key, info):
+    (tmp / cache.MANIFEST).write_text('{"page": "fault", "files": {"index.ipynb": "')
+    os.kill(os.getpid(), signal.SIGKILL)
+
+cache.Cache.commit = commit
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _leftovers(tmp: Path, out: Path) -> list[str]:
+    """Temporary files of a build: in the temporary and Jupyter runtime folders, the half
+    entries of the cache, the staging folder and JSON files half way to their rename."""
+    found = [*(tmp / "tmp").iterdir(), *(tmp / "runtime").iterdir()]
+    found += [*(out / ".cache").glob(".tmp-*"), *(out / ".cache" / ".index").glob(".*")]
+    found += [*out.glob(".*.json.*"), *[out / ".staging"][: (out / ".staging").exists()]]
+    return sorted(str(p.relative_to(tmp)) for p in found)
+
+
+@pytest.mark.parametrize("when", ["page-running", "entry-writing"])
+def test_sigkill_of_the_build_leaves_nothing_the_next_build_keeps(tiny_work, tmp_path, when):
+    """``kill -9`` of the build while the fault page runs (its kernel must notice that its
+    parent died, and end), or while the build writes the page's cache entry: the site is
+    untouched; the next build runs that page alone (the half entry is never used),
+    publishes, and leaves no temporary file; the one after finds nothing to do."""
+    book, data, out = tiny_work
+    before = _published(out)
+    marker = tmp_path / "kernel.pid"
+    if when == "page-running":
+        env = _env(tmp_path, TINY_BOOK_FAULT="wait", TINY_BOOK_MARKER=str(marker))
+        proc = _start(book, data, out, env)
+    else:
+        env = _env(tmp_path, TINY_BOOK_MARKER=str(marker))
+        proc = _start(book, data, out, env, KILL_IN_COMMIT)
+    try:
+        kernel = _kernel_pid(marker, proc)
+        if when == "page-running":
+            os.kill(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=BOUND)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL, stderr
+    assert _gone(kernel, BOUND), "the page's kernel outlived the killed build"
+    assert _group_gone(proc.pid, BOUND), "a process of the killed build is still running"
+    assert _published(out) == before, "the killed build changed the published site"
+    left = _leftovers(tmp_path, out)
+    # what the next build must clear: the page's half cache entry (with half a manifest
+    # when the kill came as it was written), the temporary folder of its running kernel
+    assert any("/.cache/.tmp-" in p for p in left), left
+    if when == "page-running":
+        assert any(p.startswith("tmp/review-input-") for p in left), left
+    else:
+        assert list((out / ".cache").glob(".tmp-*/MANIFEST.json")), left
+
+    env = _env(tmp_path)
+    again = subprocess.run(
+        _command(book, data, out), env=env, capture_output=True, text=True, timeout=600
+    )
+    _assert_ok(again)
+    ran = [line.split()[-1] for line in again.stdout.splitlines() if line.startswith("  run ")]
+    assert ran == ["fault"], again.stdout
+    assert "corrupt" not in again.stdout and "Site published" in again.stdout, again.stdout
+    assert _leftovers(tmp_path, out) == [], "temporary files left after the next build"
+    assert _published(out) != before
+
+    last = subprocess.run(
+        _command(book, data, out), env=env, capture_output=True, text=True, timeout=600
+    )
+    _assert_ok(last)
+    assert "  run " not in last.stdout and "Site unchanged" in last.stdout, last.stdout
+
+
+def test_orphaned_input_folders_of_ended_builds_only_are_removed(tmp_path):
+    """A page's temporary folder is removed by a later build only when the build that made
+    it has ended: not that of a running build, nor a folder of another program."""
+    from review.execute import INPUT_PREFIX, remove_orphaned_inputs
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    dead = tmp_path / f"{INPUT_PREFIX}{int(ended.stdout)}-abc"
+    alive = tmp_path / f"{INPUT_PREFIX}{os.getpid()}-abc"
+    other = tmp_path / f"{INPUT_PREFIX}notapid-abc"
+    for folder in (dead, alive, other):
+        folder.mkdir()
+        (folder / "kernel.json").write_text("{}")
+    assert remove_orphaned_inputs(str(tmp_path)) == [dead]
+    assert not dead.exists() and alive.is_dir() and other.is_dir()
