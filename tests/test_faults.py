@@ -383,13 +383,43 @@ def _assert_clean_end(proc, stderr: str, out: Path, before, tmp: Path, message: 
     assert not list((out / ".cache").glob(".tmp-*")), "a half-written cache entry was left"
 
 
+def _assert_next_build_runs_the_page_alone(book: Path, data: Path, out: Path, tmp: Path) -> None:
+    """After a fault, the next build (no fault now) runs the fault page and nothing else
+    (no half entry used, no page said to be stale or corrupt that is not), publishes, and
+    leaves no temporary file; the one after finds nothing to do."""
+    env = _env(tmp)
+    again = subprocess.run(
+        _command(book, data, out), env=env, capture_output=True, text=True, timeout=600
+    )
+    _assert_ok(again)
+    ran = [line.split()[-1] for line in again.stdout.splitlines() if line.startswith("  run ")]
+    assert ran == ["fault"], again.stdout
+    assert "corrupt" not in again.stdout and "Site published" in again.stdout, again.stdout
+    assert _leftovers(tmp, out) == [], "temporary files left after the next build"
+    last = subprocess.run(
+        _command(book, data, out), env=env, capture_output=True, text=True, timeout=600
+    )
+    _assert_ok(last)
+    assert "  run " not in last.stdout and "Site unchanged" in last.stdout, last.stdout
+
+
+def _leftovers(tmp: Path, out: Path) -> list[str]:
+    """Temporary files of a build: in the temporary and Jupyter runtime folders, the half
+    entries of the cache, the staging folder and JSON files half way to their rename."""
+    found = [*(tmp / "tmp").iterdir(), *(tmp / "runtime").iterdir()]
+    found += [*(out / ".cache").glob(".tmp-*"), *(out / ".cache" / ".index").glob(".*")]
+    found += [*out.glob(".*.json.*"), *[out / ".staging"][: (out / ".staging").exists()]]
+    return sorted(str(p.relative_to(tmp)) for p in found)
+
+
 @pytest.mark.parametrize(
     "fault, extra, message",
     [
         ("exit", (), f"{PAGE}: its kernel died"),
         ("wait", ("--timeout", "3"), f"{PAGE}: a cell ran past the time limit of 3 s"),
+        ("deaf", ("--timeout", "3"), f"{PAGE}: a cell ran past the time limit of 3 s"),
     ],
-    ids=["kernel-exits", "time-limit"],
+    ids=["kernel-exits", "time-limit", "time-limit-deaf-kernel"],
 )
 def test_page_fault_fails_the_build_naming_the_page(tiny_work, tmp_path, fault, extra, message):
     book, data, out = tiny_work
@@ -403,6 +433,7 @@ def test_page_fault_fails_the_build_naming_the_page(tiny_work, tmp_path, fault, 
     assert time.monotonic() - start < BOUND
     _assert_clean_end(proc, proc.stderr, out, before, tmp_path, message)
     assert _gone(int(marker.read_text())), "the page's kernel is still running"
+    _assert_next_build_runs_the_page_alone(book, data, out, tmp_path)
 
 
 def _start(book, data, out, env, script: str | None = None) -> subprocess.Popen:
@@ -455,6 +486,7 @@ def test_killed_kernel_or_build_ends_cleanly(tiny_work, tmp_path, target, signum
             os.killpg(proc.pid, signal.SIGKILL)
     _assert_clean_end(proc, stderr, out, before, tmp_path, message, code)
     assert _gone(kernel), "the page's kernel is still running"
+    _assert_next_build_runs_the_page_alone(book, data, out, tmp_path)
 
 
 @pytest.mark.parametrize("where", ["writer", "cache"])
@@ -469,6 +501,7 @@ def test_full_disk_fails_the_build_naming_the_page(tiny_work, tmp_path, where):
         timeout=BOUND,
     )
     _assert_clean_end(proc, proc.stderr, out, before, tmp_path, f"{PAGE}: No space left on device")
+    _assert_next_build_runs_the_page_alone(book, data, out, tmp_path)
 
 
 # The build killed outright while it writes a page's cache entry: half its manifest written.
@@ -483,15 +516,6 @@ def commit(self, tmp, key, info):
 cache.Cache.commit = commit
 sys.exit(cli.main(sys.argv[1:]))
 """
-
-
-def _leftovers(tmp: Path, out: Path) -> list[str]:
-    """Temporary files of a build: in the temporary and Jupyter runtime folders, the half
-    entries of the cache, the staging folder and JSON files half way to their rename."""
-    found = [*(tmp / "tmp").iterdir(), *(tmp / "runtime").iterdir()]
-    found += [*(out / ".cache").glob(".tmp-*"), *(out / ".cache" / ".index").glob(".*")]
-    found += [*out.glob(".*.json.*"), *[out / ".staging"][: (out / ".staging").exists()]]
-    return sorted(str(p.relative_to(tmp)) for p in found)
 
 
 @pytest.mark.parametrize("when", ["page-running", "entry-writing"])
@@ -530,22 +554,8 @@ def test_sigkill_of_the_build_leaves_nothing_the_next_build_keeps(tiny_work, tmp
     else:
         assert list((out / ".cache").glob(".tmp-*/MANIFEST.json")), left
 
-    env = _env(tmp_path)
-    again = subprocess.run(
-        _command(book, data, out), env=env, capture_output=True, text=True, timeout=600
-    )
-    _assert_ok(again)
-    ran = [line.split()[-1] for line in again.stdout.splitlines() if line.startswith("  run ")]
-    assert ran == ["fault"], again.stdout
-    assert "corrupt" not in again.stdout and "Site published" in again.stdout, again.stdout
-    assert _leftovers(tmp_path, out) == [], "temporary files left after the next build"
+    _assert_next_build_runs_the_page_alone(book, data, out, tmp_path)
     assert _published(out) != before
-
-    last = subprocess.run(
-        _command(book, data, out), env=env, capture_output=True, text=True, timeout=600
-    )
-    _assert_ok(last)
-    assert "  run " not in last.stdout and "Site unchanged" in last.stdout, last.stdout
 
 
 def test_orphaned_input_folders_of_ended_builds_only_are_removed(tmp_path):
