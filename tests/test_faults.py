@@ -646,3 +646,61 @@ def test_orphaned_input_folders_of_ended_builds_only_are_removed(tmp_path):
         (folder / "kernel.json").write_text("{}")
     assert remove_orphaned_inputs(str(tmp_path)) == [dead]
     assert not dead.exists() and alive.is_dir() and other.is_dir()
+
+
+# Put on PYTHONPATH as sitecustomize.py: the renderer (python -m review.site) hangs in its
+# render (Sphinx stuck), so that the build is killed while its renderer works.
+RENDER_HANGS = """
+import sys
+
+if sys.orig_argv[1:3] == ["-m", "review.site"]:
+    import time
+
+    import jupyter_book.sphinx
+
+    def hang(*args, **kwargs):
+        time.sleep(600)
+
+    jupyter_book.sphinx.build_sphinx = hang
+"""
+
+
+def test_sigkill_of_the_build_while_it_renders_ends_the_renderer(tiny_work, tmp_path):
+    """``kill -9`` of the build while its renderer (a child process) renders: the renderer
+    notices and ends, the site is untouched, the next build publishes from the pages the
+    killed one executed (running none) and leaves nothing of the killed build behind."""
+    book, data, out = tiny_work
+    before = _published(out)
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(RENDER_HANGS)
+    env = _env(tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join([str(inject), env["PYTHONPATH"]])
+    logs = tmp_path / "logs"
+    proc = _start(book, data, out, env, logs)
+    try:
+        _wait_for(proc, logs, "Rendering")
+        started = _descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        _finish(proc, logs, BOUND)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+    assert started, "the build had no renderer running"
+    assert not _outliving(started), "the renderer outlived the killed build"
+    assert _published(out) == before, "the killed build changed the published site"
+
+    env = _env(tmp_path)
+    again = subprocess.run(
+        _command(book, data, out), env=env, capture_output=True, text=True, timeout=600
+    )
+    _assert_ok(again)
+    assert "  run " not in again.stdout and "Site published" in again.stdout, again.stdout
+    assert _leftovers(tmp_path, out) == [], "temporary files left after the next build"
+    assert not list((out / "sites").glob(f"*-{proc.pid}")), "the killed build's site stayed"
+    last = subprocess.run(
+        _command(book, data, out), env=env, capture_output=True, text=True, timeout=600
+    )
+    _assert_ok(last)
+    assert "  run " not in last.stdout and "Site unchanged" in last.stdout, last.stdout
