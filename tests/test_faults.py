@@ -641,11 +641,12 @@ def test_orphaned_input_folders_of_ended_builds_only_are_removed(tmp_path):
     dead = tmp_path / f"{INPUT_PREFIX}{int(ended.stdout)}-abc"
     alive = tmp_path / f"{INPUT_PREFIX}{os.getpid()}-abc"
     other = tmp_path / f"{INPUT_PREFIX}notapid-abc"
-    for folder in (dead, alive, other):
+    huge = tmp_path / f"{INPUT_PREFIX}{10**30}-abc"
+    for folder in (dead, alive, other, huge):
         folder.mkdir()
         (folder / "kernel.json").write_text("{}")
     assert remove_orphaned_inputs(str(tmp_path)) == [dead]
-    assert not dead.exists() and alive.is_dir() and other.is_dir()
+    assert not dead.exists() and alive.is_dir() and other.is_dir() and huge.is_dir()
 
 
 # Put on PYTHONPATH as sitecustomize.py: the renderer (python -m review.site) hangs in its

@@ -343,7 +343,7 @@ def remove_orphaned_inputs(folder: str | None = None) -> list[Path]:
         except ProcessLookupError:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
-        except OSError:  # runs, as another user
+        except (OSError, OverflowError):  # runs, as another user; or not a process id
             continue
     return removed
 
