@@ -49,7 +49,7 @@ from review import cache as cache_mod
 from review import params as params_mod
 from review import reads as reads_mod
 from review import release, site
-from review.execute import Kernels, PageFailed, execute_page, os_error
+from review.execute import Kernels, PageFailed, execute_page, os_error, remove_orphaned_inputs
 
 READS_FILE = ".reads"  # in a running page's entry: what its kernel read (not kept)
 MEMO = ".memo"  # in the build folder: results pages share (review.memo), one folder per code
@@ -538,6 +538,7 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
         stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(site.remove, leftovers)
     store = cache_mod.Cache(out / ".cache")
     store.clean_temporary()
+    remove_orphaned_inputs()  # what a build that was killed outright left
     memo_dir = _memo_folder(out / MEMO, cache_mod.make_key(common))
     entries, keys, todo = find_entries(store, pages, bases, inputs)
 
@@ -671,6 +672,7 @@ def execute_stale(opts: Options) -> tuple[dict[str, Path], set[str]]:
         inputs = page_inputs(opts)
         store = cache_mod.Cache(opts.out / ".cache")
         store.clean_temporary()
+        remove_orphaned_inputs()
         memo_dir = _memo_folder(opts.out / MEMO, cache_mod.make_key(common))
         entries, keys, todo = find_entries(store, pages, bases, inputs)
         _run_all(opts, todo, store, stack, len(pages), memo_dir, inputs, keys)

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -240,13 +241,22 @@ def execute_page(
     extra = {"REVIEW_READS_FILE": reads_file or "", **(env or {})}
     kernel_env = kernel_environment(root, data_dir, validated_hash, memo_dir, extra)
     output = Path(entry).resolve() / NOTEBOOK
-    with tempfile.TemporaryDirectory(prefix="review-input-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{INPUT_PREFIX}{os.getpid()}-") as tmp:
         template = Path(tmp) / "input.ipynb"
         nbformat.write(nb, template)
         # a local kernel talks over Unix sockets in the temporary folder, not TCP ports.
         # Asynchronous, as nbclient expects: with a blocking client, nbclient waits for the
-        # output of a kernel that died for ever (it never gets to check that it is alive)
-        km = _Manager(kernel_name=KERNEL, transport="ipc", ip=str(Path(tmp) / "k"))
+        # output of a kernel that died for ever (it never gets to check that it is alive).
+        # Its connection file goes there too: all a killed build leaves is this one folder,
+        # named by the build's process id (remove_orphaned_inputs). The kernel ends when
+        # the build does, however it ends: jupyter-client gives it JPY_PARENT_PID, and
+        # ipykernel's parent poller exits when its parent changes.
+        km = _Manager(
+            kernel_name=KERNEL,
+            transport="ipc",
+            ip=str(Path(tmp) / "k"),
+            connection_file=str(Path(tmp) / "kernel.json"),
+        )
         try:
             run_sync(km.start_kernel)(env=kernel_env, cwd=str(Path(entry).resolve()))
             if kernels is not None:
@@ -306,6 +316,36 @@ def execute_page(
     except OSError as exc:
         raise PageFailed(f"{page.name}: {page.source}: {os_error(exc)}") from None
     return time.perf_counter() - start
+
+
+INPUT_PREFIX = "review-input-"  # + the build's process id: a page's temporary folder
+
+
+def remove_orphaned_inputs(folder: str | None = None) -> list[Path]:
+    """Remove the temporary folders of pages whose build no longer runs; return them.
+
+    A build killed outright (SIGKILL, the OOM killer) cannot remove the folder of a page it
+    was running (the page's notebook, its kernel's connection file and sockets); the next
+    build does, here. Each folder is named by its build's process id, and only those of
+    processes that have ended are removed (another build may be running). ``folder`` is the
+    temporary folder (default :func:`tempfile.gettempdir`). On Windows, where ``os.kill``
+    cannot test a process, nothing is removed.
+    """
+    if sys.platform == "win32":
+        return []
+    removed = []
+    for path in Path(folder or tempfile.gettempdir()).glob(f"{INPUT_PREFIX}*-*"):
+        pid = path.name[len(INPUT_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or not path.is_dir():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except (OSError, OverflowError):  # runs, as another user; or not a process id
+            continue
+    return removed
 
 
 # --- recording what a page reads (review.reads) -------------------------------------------

@@ -21,6 +21,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 # Folders myst-nb keeps beside the site it renders (the outputs of the notebooks it read):
@@ -39,7 +41,7 @@ class Renderer:
 
     def __init__(self):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "review.site"],
+            [sys.executable, "-m", "review.site", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -196,14 +198,35 @@ def _render(src: str, out: str, doctrees: str) -> int:
     return result if isinstance(result, int) else 1
 
 
-def _serve() -> int:
-    """The child of :class:`Renderer`: preload, then render the one request on stdin."""
+def _end_with(build: int | None, doctrees: list[str]) -> None:
+    """Exit as soon as the build (process ``build``) has ended, as a kernel does (ipykernel's
+    parent poller): a build killed outright (SIGKILL) cannot end this process, which would
+    render on for nothing. The doctrees of an unfinished render (``doctrees``) go first,
+    as when the build is interrupted; the half site is removed by the next build."""
+
+    def watch() -> None:
+        while os.getppid() == build:
+            time.sleep(1.0)
+        for folder in doctrees:
+            shutil.rmtree(folder, ignore_errors=True)
+        os._exit(1)
+
+    if build is not None:
+        threading.Thread(target=watch, name="parent-poller", daemon=True).start()
+
+
+def _serve(build: int | None = None) -> int:
+    """The child of :class:`Renderer` (started by the process ``build``): preload, then
+    render the one request on stdin."""
+    doctrees: list[str] = []
+    _end_with(build, doctrees)
     _preload()
     request = sys.stdin.readline()
     if not request.strip():  # cancelled: the build stopped before it had a site to render
         return 0
+    doctrees.append(json.loads(request)["doctrees"])
     return _render(**json.loads(request))
 
 
 if __name__ == "__main__":
-    sys.exit(_serve())
+    sys.exit(_serve(int(sys.argv[1]) if len(sys.argv) > 1 else None))
