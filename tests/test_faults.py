@@ -296,7 +296,8 @@ PAGE = "fault: chapters/fault.md"
 # A disk that is full when the build writes the executed notebook or commits it to the cache.
 DISK_FULL = """
 import errno, sys
-from review import cache, cli, execute
+from review.pipeline import cache, execute
+from review import cli
 
 def full(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device", "injected-by-test")
