@@ -210,7 +210,8 @@ PAGES = {
     "studies": "from review import data\nprint(data.load().studies.to_csv())",
     "tables": "import hashlib\nfrom review import data\nds = data.load()\n"
     "print([hashlib.sha256(getattr(ds, t).to_csv().encode()).hexdigest() for t in data.TABLES])",
-    "plan": "import json\nfrom review.data import versions\nfrom review.data.plan import load_plan\n"
+    "plan": "import json\nfrom review.data import versions\n"
+    "from review.data.plan import load_plan\n"
     "plan = load_plan(versions.default_root() / 'analysis_plan.yaml')\n"
     "print(json.dumps(plan.raw, sort_keys=True, default=str))",
     "bib": "from review.data import versions\n"
