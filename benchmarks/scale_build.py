@@ -10,7 +10,7 @@ build folder (no cache), on copies made by ``tests/_scale.py``:
 * ``10x``: every table that grows with studies repeated ten times (``scaled_copy(..., 10)``),
   the same releases, and the plan whose row-rule exceptions are repeated for each copy
   (``scaled_plan``) beside it, which validation takes as the plan of the review that holds
-  the data (:func:`review.plan.plan_path_for`).
+  the data (:func:`review.data.plan.plan_path_for`).
 
 ``python benchmarks/scale_build.py [--factor 10] [--jobs N] [--json FILE]`` prints one JSON
 object: the seconds of each build, their ratio, the rows of ``outcomes.csv`` in each, and

@@ -1,4 +1,4 @@
-"""Time ``review.validate.run`` and ``review.data.load`` on today's data and on a copy ten
+"""Time ``review.data.validate.run`` and ``review.data.load`` on today's data and on a copy ten
 times its size (issue 24: a table ten times today's size validates within twice a cold
 build, or is refused with a message that says the limit).
 
@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import json, sys, time
 t, c = time.perf_counter(), time.process_time()
-from review import validate, data
+from review.data import validate
+from review import data
 report = validate.run(sys.argv[1], sys.argv[2])
 v = (time.perf_counter() - t, time.process_time() - c)
 out = {"errors": len(report.errors), "validate_wall_s": round(v[0], 2),

@@ -1,11 +1,11 @@
 # The book's pooled fits, fitted again with R metafor (issue 13, part 5).
 #
-#   .venv/bin/python -m review.crosscheck tests/fixtures/data_small \
+#   .venv/bin/python -m review.pipeline.crosscheck tests/fixtures/data_small \
 #       tests/fixtures/metafor_book_input.json
 #   Rscript scripts/metafor_book.R tests/fixtures/metafor_book_input.json \
 #       tests/fixtures/metafor_book.json
 #
-# The input (written by lib/review/crosscheck.py, layout in its docstring) holds, for each
+# The input (written by lib/review/pipeline/crosscheck.py, layout in its docstring) holds, for each
 # outcome page and population, the rows the book selected and the model it chose. Row
 # selection is the review's; from those rows onward every number is computed here, with
 # metafor, without metaprop:

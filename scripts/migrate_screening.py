@@ -3,7 +3,7 @@
 Usage: python scripts/migrate_screening.py [data/screening.csv]
 
 Keeps every existing column and value; adds reason_code (exclusions, from the reason text by
-review.screen.REASON_RULES), doi / pmid / nct (parsed from identifier), and the empty columns
+review.data.screen.REASON_RULES), doi / pmid / nct (parsed from identifier), and the empty columns
 duplicate_of, title, year, export_hash, export_record. Running it twice changes nothing.
 The file is rewritten atomically.
 """
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from review import screen
+from review.data import screen
 
 path = Path(sys.argv[1] if len(sys.argv) > 1 else "data/screening.csv")
 frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")

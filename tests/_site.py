@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from review import cache as cache_mod
+from review.data import hashes
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "data_small"
@@ -36,7 +36,7 @@ def run_build(data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess
 
 def tree_hash(folder: Path) -> str:
     """Hash of every file under ``folder`` (links followed)."""
-    return cache_mod.hash_tree(folder.resolve())
+    return hashes.hash_tree(folder.resolve())
 
 
 def edit_rows(data: Path, table: str, match: dict, changes: dict) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from review import analysis as an
-from review.plan import load_plan
+from review.data.plan import load_plan
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +264,7 @@ def test_regimen_subgroups_within_a_population(plan):
 @pytest.mark.parametrize("method", ["glmm_z", "glmm_t", "glmm_profile", "reml_hk_adhoc", "bayes"])
 def test_primary_fit_reports_each_interval_the_coverage_study_may_choose(method, monkeypatch):
     """Whatever method the coverage study picks for k, the headline is that method's interval."""
-    from review import coverage_study
+    from review.analysis import coverage_study
 
     monkeypatch.setattr(coverage_study, "primary_method", lambda k, plan_path=None: method)
     plan = load_plan()

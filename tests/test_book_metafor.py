@@ -2,12 +2,12 @@
 
 ``tests/fixtures/metafor_book_input.json`` holds, for every outcome and survival page and
 every population, the rows the book pools from ``tests/fixtures/data_small`` and the model
-it chose (``python -m review.crosscheck``, :mod:`review.crosscheck`);
+it chose (``python -m review.pipeline.crosscheck``, :mod:`review.pipeline.crosscheck`);
 ``tests/fixtures/metafor_book.json`` holds what R metafor computes from those rows
 (``scripts/metafor_book.R``; versions, date, checksums and calls in its ``source``).
 Regenerate both after a change to the fixture, the plan or the script::
 
-    .venv/bin/python -m review.crosscheck tests/fixtures/data_small \\
+    .venv/bin/python -m review.pipeline.crosscheck tests/fixtures/data_small \\
         tests/fixtures/metafor_book_input.json
     Rscript scripts/metafor_book.R tests/fixtures/metafor_book_input.json \\
         tests/fixtures/metafor_book.json
@@ -42,8 +42,9 @@ import pytest
 import tolerances as tol
 from _site import FIXTURE, ROOT, edit_rows
 from _tools import run_r
-from review import analysis, crosscheck, data, params
-from review.plan import load_plan
+from review import analysis, data
+from review.data.plan import load_plan
+from review.pipeline import crosscheck, params
 
 SCRIPT = ROOT / "scripts" / "metafor_book.R"
 INPUT_PATH = ROOT / "tests" / "fixtures" / "metafor_book_input.json"

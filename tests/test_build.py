@@ -23,8 +23,9 @@ from _site import HOSTILE, ROOT
 from _site import edit_rows as _edit_rows
 from _site import run_build as _run
 from _site import tree_hash as _tree_hash
-from review import cache as cache_mod
-from review import params as params_mod
+from review.data import formats, versions
+from review.pipeline import cache as cache_mod
+from review.pipeline import params as params_mod
 
 BOOK_SOURCES = ("_config.yml", "_toc.yml", "references.bib", "analysis_plan.yaml")
 
@@ -81,16 +82,15 @@ def test_set_with_a_part_missing_from_the_toc_is_rejected(tmp_path):
 
 
 def test_numbers_are_formatted_one_way():
-    from review import book
 
-    assert book.fmt_pct(0.72644) == "72.6%"
-    assert book.fmt_pct(float("nan")) == "not estimable"
-    assert book.fmt_interval((0.651, 0.79)) == "65.1% to 79.0%"
-    assert book.fmt_p(0.0004) == "p < 0.001"
-    assert book.fmt_p(0.0342) == "p = 0.034"
-    assert book.fmt_p(0.21) == "p = 0.21"
-    assert book.fmt_int(1034) == "1,034"
-    assert book.fmt_num(0.041234) == "0.0412"
+    assert formats.fmt_pct(0.72644) == "72.6%"
+    assert formats.fmt_pct(float("nan")) == "not estimable"
+    assert formats.fmt_interval((0.651, 0.79)) == "65.1% to 79.0%"
+    assert formats.fmt_p(0.0004) == "p < 0.001"
+    assert formats.fmt_p(0.0342) == "p = 0.034"
+    assert formats.fmt_p(0.21) == "p = 0.21"
+    assert formats.fmt_int(1034) == "1,034"
+    assert formats.fmt_num(0.041234) == "0.0412"
 
 
 def test_tables_show_data_text_as_characters():
@@ -106,16 +106,16 @@ def test_tables_show_data_text_as_characters():
 def test_sentences_say_what_was_pooled_or_why_not():
     import pandas as pd
     from review import analysis, book
-    from review.plan import load_plan
+    from review.data.plan import load_plan
     from test_analysis import make_rows
 
     plan = load_plan()
     rows = make_rows([{"events": e, "total": n} for e, n in [(12, 20), (30, 41), (8, 19)]])
     fit = analysis.primary_fit(rows, plan)
     text = book.fit_sentence(fit, plan)
-    assert text.startswith(f"Across 3 studies ({book.fmt_int(80)} patients), the pooled")
-    ci = book.fmt_interval(fit.ci)  # three studies: the Bayesian model's credible interval
-    assert f"{book.fmt_pct(fit.estimate)} (95% credible interval {ci}; Bayesian" in text
+    assert text.startswith(f"Across 3 studies ({formats.fmt_int(80)} patients), the pooled")
+    ci = formats.fmt_interval(fit.ci)  # three studies: the Bayesian model's credible interval
+    assert f"{formats.fmt_pct(fit.estimate)} (95% credible interval {ci}; Bayesian" in text
     assert "prediction interval" in text
     one = book.fit_sentence(analysis.primary_fit(rows.iloc[:1], plan), plan)
     assert one.startswith("One study") and "nothing is pooled" in one
@@ -141,16 +141,15 @@ def test_sentences_say_what_was_pooled_or_why_not():
 
 def test_table_cells_join_a_rate_and_its_interval():
     import pandas as pd
-    from review import book
 
     df = pd.DataFrame({"k": [3, 0], "patients": [1234, 0], "i2": [85.2, None],
                        "lo": [60.0, None], "hi": [95.0, None]})  # fmt: skip
-    assert book.studies_column(df) == ["3 (1,234)", "0 (0)"]
-    assert book.rate_column(df, "i2", "lo", "hi", scale=100, digits=0) == [
+    assert formats.studies_column(df) == ["3 (1,234)", "0 (0)"]
+    assert formats.rate_column(df, "i2", "lo", "hi", scale=100, digits=0) == [
         "85% (60% to 95%)",  # the interval with the digits of the rate
         "",
     ]
-    assert book.interval_column(df, "lo", "hi", scale=100) == ["60.0% to 95.0%", ""]
+    assert formats.interval_column(df, "lo", "hi", scale=100) == ["60.0% to 95.0%", ""]
 
 
 def test_subgroup_table_says_when_the_moderator_test_is_not_estimable():
@@ -175,7 +174,7 @@ def test_download_names_cannot_leave_the_page_folder(tmp_path, monkeypatch):
 
 
 def test_a_failing_cell_is_reported_at_the_line_that_raised(tmp_path):
-    from review import execute
+    from review.pipeline import execute
 
     chapter = tmp_path / "ch.md"
     cell = "if res is not None:\n    loo = mp.leave_one_out(None)"
@@ -232,7 +231,7 @@ def test_interrupted_entries_are_cleaned(tmp_path):
 
 
 def test_banner_replaces_the_placeholder_and_an_earlier_banner(tmp_path):
-    from review import build
+    from review.pipeline import build
 
     placeholder = build._book_config(build.Options(ROOT, ROOT / "data", tmp_path))["html"]
     (tmp_path / "a.html").write_text(f"<p>{placeholder['announcement']}</p>")
@@ -247,7 +246,7 @@ def test_banner_replaces_the_placeholder_and_an_earlier_banner(tmp_path):
 
 
 def test_status_fields_of_a_page_are_filled_in_and_replaced(tmp_path):
-    from review import build
+    from review.pipeline import build
 
     page = tmp_path / "chapters" / "about" / "index.html"
     page.parent.mkdir(parents=True)
@@ -264,7 +263,7 @@ def test_status_fields_of_a_page_are_filled_in_and_replaced(tmp_path):
 
 
 def test_a_status_field_that_does_not_exist_stops_the_build(tmp_path):
-    from review import build
+    from review.pipeline import build
 
     (tmp_path / "a.html").write_text('<span class="review-field" data-field="verison"></span>')
     with pytest.raises(build.BuildError, match=r"a.html: review-field 'verison' is not one of"):
@@ -272,7 +271,7 @@ def test_a_status_field_that_does_not_exist_stops_the_build(tmp_path):
 
 
 def test_new_site_copies_pages_and_links_only_mathjax(tmp_path):
-    from review import build
+    from review.pipeline import build
 
     old = tmp_path / "old"
     (old / "_static" / "mathjax").mkdir(parents=True)
@@ -292,7 +291,7 @@ def test_new_site_copies_pages_and_links_only_mathjax(tmp_path):
 
 
 def test_files_no_page_links_to_are_pruned(tmp_path):
-    from review import build
+    from review.pipeline import build
 
     (tmp_path / "chapters" / "p").mkdir(parents=True)
     (tmp_path / "chapters" / "p" / "index.html").write_text(
@@ -311,7 +310,7 @@ def test_files_no_page_links_to_are_pruned(tmp_path):
 
 @pytest.mark.parametrize("content", ["", "{not json", "[1, 2]", '{"a": "slow"}'])
 def test_damaged_timings_are_ignored(tmp_path, content):
-    from review import build
+    from review.pipeline import build
 
     (tmp_path / "t.json").write_text(content)
     assert build._read_timings(tmp_path / "t.json") == {}
@@ -352,9 +351,8 @@ def test_cold_build_executes_every_page_and_publishes(site):
 @pytest.mark.slow
 def test_every_page_shows_version_data_date_and_hash(site):
     data, out, _ = site
-    from review import release
 
-    status = release.status(data)
+    status = versions.status(data)
     for page in params_mod.load_pages(ROOT):
         text = (out / "html" / f"{page.docname}.html").read_text(encoding="utf-8")
         assert f"data hash <code>{status['data_hash']}</code>" in text, page.name
@@ -393,7 +391,7 @@ def test_change_to_one_outcome_reexecutes_only_its_pages(site, tmp_path):
     assert {"outcome[cr]", "robustness[cr]"} <= ran
     assert {"outcome[or]", "outcome[mrd-neg]", "robustness[or]", "survival[os-1y]"} <= reused
     # pages that read every table or every outcome run again too (what they read is
-    # recorded, review.reads); no page of another outcome, nor one that reads no data
+    # recorded, review.data.reads); no page of another outcome, nor one that reads no data
     others = {p.name for p in params_mod.load_pages(ROOT) if p.parameters.get("outcome")}
     assert not ran & (others - {"outcome[cr]", "robustness[cr]"})
     # (Methods runs again: its table of the plan's row-rule exceptions shows outcome rows)
@@ -408,7 +406,7 @@ def _shown_sentences(out: Path, page: str) -> list[str]:
 def _pooled_sentence(data: Path, outcome: str) -> str:
     from review import analysis, book
     from review import data as data_mod
-    from review.plan import load_plan
+    from review.data.plan import load_plan
 
     plan = load_plan()
     fits = analysis.by_population(data_mod.outcome(outcome, data_dir=data), plan)
@@ -419,7 +417,6 @@ def _pooled_sentence(data: Path, outcome: str) -> str:
 def test_rendered_pages_follow_the_data_there_and_back(site, tmp_path):
     """A change shows on its page and in every banner; going back to earlier data (whose
     executed pages are still cached) shows the earlier numbers again, not the last render's."""
-    from review import release
 
     data, out = site[0], _copy_build(site, tmp_path)
     changed = tmp_path / "data"
@@ -434,7 +431,7 @@ def test_rendered_pages_follow_the_data_there_and_back(site, tmp_path):
         assert proc.returncode == 0, proc.stderr
         shown = _shown_sentences(out, "cr")
         assert sentence in shown and gone not in shown, folder
-        status = release.status(folder)
+        status = versions.status(folder)
         for page in params_mod.load_pages(ROOT):
             text = (out / "html" / f"{page.docname}.html").read_text(encoding="utf-8")
             assert f"data hash <code>{status['data_hash']}</code>" in text, (folder, page.name)
@@ -517,7 +514,7 @@ def test_numbers_shown_equal_what_metaprop_computes(site):
     import pandas as pd
     from review import analysis, book
     from review import data as data_mod
-    from review.plan import load_plan
+    from review.data.plan import load_plan
 
     plan = load_plan()
     for outcome, page in (("OR", "or"), ("CR", "cr"), ("MRD_neg", "mrd-neg")):
@@ -541,7 +538,7 @@ def test_numbers_shown_equal_what_metaprop_computes(site):
 
 
 def test_optional_module_is_unimportable_only_inside_the_block():
-    from review import build
+    from review.pipeline import build
 
     name = "review_module_that_is_not_loaded"
     with build._unimportable(name), pytest.raises(ImportError):
@@ -552,7 +549,7 @@ def test_optional_module_is_unimportable_only_inside_the_block():
 
 
 def test_earlier_sites_are_listed_for_removal_not_the_published_one(tmp_path):
-    from review import site
+    from review.pipeline import site
 
     sites = tmp_path / "sites"
     for name in ("20260101T000000-1", "20260102T000000-2", "legacy-3", "jupyter_execute"):

@@ -17,9 +17,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from review import analysis, book, data, params, safety
-from review.execute import execute_page
-from review.plan import load_plan
+from review import analysis, data
+from review.analysis import safety
+from review.data import formats
+from review.data.plan import load_plan
+from review.pipeline import params
+from review.pipeline.execute import execute_page
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "data_small"
@@ -234,8 +237,8 @@ def test_provenance_page_shows_quotes_as_text(executed, hostile_data):
     assert HOSTILE not in html
     glued = _glued(nb)
     ds = data.load(hostile_data)  # the data the pages ran on
-    assert glued["prov_numbers"] == book.fmt_int(len(ds.outcomes))
-    assert glued["prov_missing"] == book.fmt_int(len(ds.missing))
+    assert glued["prov_numbers"] == formats.fmt_int(len(ds.outcomes))
+    assert glued["prov_missing"] == formats.fmt_int(len(ds.missing))
     assert "missing-by-study.csv" in nb["_files"]
 
 
@@ -247,7 +250,7 @@ def test_survival_page_shows_what_the_analysis_computes(executed, hostile_data):
     html = _outputs(executed["survival[os-1y]"], "text/html")
     for fit in fits.values():
         if fit.pooled:
-            assert book.fmt_pct(fit.result.estimate) in html
+            assert formats.fmt_pct(fit.result.estimate) in html
     assert "OS_1y-without-curve-read.csv" in executed["survival[os-1y]"]["_files"]
     # no study reports 2-year survival in this copy: the page says so, without failing
     assert "no study reports this landmark" in _outputs(executed["survival[os-2y]"], "text/html")

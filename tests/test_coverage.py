@@ -1,5 +1,5 @@
 """The coverage study (``metaprop.coverage``) and the plan's choice of the primary interval
-(``review.coverage_study``), issue 21."""
+(``review.analysis.coverage_study``), issue 21."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 from metaprop.coverage import METHODS, coverage_study, simulate, summarise
-from review import coverage_study as cs
-from review.plan import default_plan_path
+from review.analysis import coverage_study as cs
+from review.data.plan import default_plan_path
 
 
 def test_simulate_shapes_and_truth():

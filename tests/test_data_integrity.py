@@ -14,8 +14,9 @@ from pathlib import Path
 import metaprop as mp
 import pandas as pd
 import pytest
-from review import data, row_rules, schema, validate
-from review.plan import load_plan
+from review import data
+from review.data import row_rules, schema, validate, versions
+from review.data.plan import load_plan
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "data"
@@ -350,7 +351,7 @@ def test_every_included_record_is_a_study_and_every_added_study_was_screened(ds)
 
 
 def test_flow_of_the_living_update_is_computed_from_the_log(ds):
-    from review import prisma
+    from review.book import prisma
 
     flows = prisma.flows(ds.prisma, ds.screening, ds.studies)
     assert [f.search_round for f in flows][0] == "lao2024"
@@ -365,14 +366,14 @@ def test_flow_of_the_living_update_is_computed_from_the_log(ds):
 
 
 def test_load_skips_validation_only_of_the_bytes_the_build_validated(tmp_path, monkeypatch):
-    from review import release, validate
+    from review.data import validate
 
     folder = tmp_path / "data"
     shutil.copytree(FIXTURE, folder)
     calls = []
     real_run = validate.run
     monkeypatch.setattr(validate, "run", lambda root: calls.append(root) or real_run(root))
-    monkeypatch.setenv("REVIEW_DATA_VALIDATED", release.data_hash(folder, short=False))
+    monkeypatch.setenv("REVIEW_DATA_VALIDATED", versions.data_hash(folder, short=False))
     data.load(folder)
     assert calls == []  # the build checked these very bytes
     with open(folder / "studies.csv", "a", encoding="utf-8") as fh:

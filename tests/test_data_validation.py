@@ -1,4 +1,4 @@
-"""Bad-input suite for ``review.validate``: each case names the file, line and column.
+"""Bad-input suite for ``review.data.validate``: each case names the file, line and column.
 
 Every case copies the small valid data directory ``tests/fixtures/data_small`` into a
 temporary directory, breaks (or harmlessly varies) one thing, and checks the report: the
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from review import data, validate
+from review import data
+from review.data import validate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data_small"
 

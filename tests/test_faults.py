@@ -370,7 +370,8 @@ PAGE = "fault: chapters/fault.md"
 # A disk that is full when the build writes the executed notebook or commits it to the cache.
 DISK_FULL = """
 import errno, sys
-from review import cache, cli, execute
+from review.pipeline import cache, execute
+from review import cli
 
 def full(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device", "injected-by-test")
@@ -577,7 +578,8 @@ def test_full_disk_fails_the_build_naming_the_page(tiny_work, tmp_path, where):
 # The build killed outright while it writes a page's cache entry: half its manifest written.
 KILL_IN_COMMIT = """
 import os, signal, sys
-from review import cache, cli
+from review import cli
+from review.pipeline import cache
 
 def commit(self, tmp, key, info):
     (tmp / cache.MANIFEST).write_text('{"page": "fault", "files": {"index.ipynb": "')
@@ -634,7 +636,7 @@ def test_sigkill_of_the_build_leaves_nothing_the_next_build_keeps(tiny_work, tmp
 def test_orphaned_input_folders_of_ended_builds_only_are_removed(tmp_path):
     """A page's temporary folder is removed by a later build only when the build that made
     it has ended: not that of a running build, nor a folder of another program."""
-    from review.execute import INPUT_PREFIX, remove_orphaned_inputs
+    from review.pipeline.execute import INPUT_PREFIX, remove_orphaned_inputs
 
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                            capture_output=True, text=True, check=True)  # fmt: skip
@@ -649,12 +651,12 @@ def test_orphaned_input_folders_of_ended_builds_only_are_removed(tmp_path):
     assert not dead.exists() and alive.is_dir() and other.is_dir() and huge.is_dir()
 
 
-# Put on PYTHONPATH as sitecustomize.py: the renderer (python -m review.site) hangs in its
+# Put on PYTHONPATH as sitecustomize.py: the renderer (python -m review.pipeline.site) hangs in its
 # render (Sphinx stuck), so that the build is killed while its renderer works.
 RENDER_HANGS = """
 import sys
 
-if sys.orig_argv[1:3] == ["-m", "review.site"]:
+if sys.orig_argv[1:3] == ["-m", "review.pipeline.site"]:
     import time
 
     import jupyter_book.sphinx

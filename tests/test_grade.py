@@ -13,8 +13,8 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from review import grade as g
-from review.plan import Plan, default_plan_path
+from review.analysis import grade as g
+from review.data.plan import Plan, default_plan_path
 
 
 @pytest.fixture(scope="module")
@@ -594,7 +594,7 @@ def test_every_statement_and_reason_on_the_real_data_reads_well():
     """The summary of findings of the review's own data: every plain-language statement
     and every reason free of the grammar faults issue 21 found, and every statement names
     its certainty."""
-    from review.plan import load_plan
+    from review.data.plan import load_plan
 
     sof = g.summary_of_findings(load_plan())
     rated = sof[sof["certainty"] != "no evidence"]
@@ -664,7 +664,7 @@ EXPECTED = {
 
 
 def test_certainty_of_each_outcome_as_worked_by_hand():
-    from review.plan import load_plan
+    from review.data.plan import load_plan
 
     plan = load_plan()
     sof = g.summary_of_findings(plan)

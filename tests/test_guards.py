@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from review import data, guards, validate
-from review.plan import PLAN_FILE, default_plan_path, plan_path_for
+from review import data
+from review.data import guards, validate
+from review.data.plan import PLAN_FILE, default_plan_path, plan_path_for
 from test_data_validation import rows, write_rows
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data_small"

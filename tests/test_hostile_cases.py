@@ -21,7 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from review import data, downloads, guards, release, validate
+from review import data, release
+from review.book import downloads
+from review.data import guards, validate, versions
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / "data"
@@ -247,7 +249,7 @@ def test_release_with_a_300_character_version(copy):
     assert "Traceback" not in proc.stderr
     assert "RELEASE FAILED: bad version string" in proc.stderr
     assert "300 characters; the limit is 32" in proc.stderr
-    assert not (copy / release.RELEASES).exists()
+    assert not (copy / versions.RELEASES).exists()
 
 
 def _read_or_empty(path: Path) -> str:
@@ -278,7 +280,7 @@ def test_two_releases_at_once_and_versions_in_order(copy):
     # 1.10 starts once 1.9 holds the lock (or has finished): started at the same instant,
     # either could take the lock first, and 1.9 after 1.10 is rightly refused
     first = start("1.9", 600)
-    lock = copy / release.RELEASES / release.LOCK
+    lock = copy / versions.RELEASES / release.LOCK
     deadline = time.monotonic() + 600
     while first.poll() is None and "1.9" not in _read_or_empty(lock):
         assert time.monotonic() < deadline, "release 1.9 never took the lock"
@@ -287,15 +289,15 @@ def test_two_releases_at_once_and_versions_in_order(copy):
     outs = [p.communicate(timeout=1200) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outs
     assert all("Traceback" not in err for _, err in outs)
-    versions = [m["version"] for m in release.list_releases(copy)]
-    assert versions == ["1.9", "1.10"]
-    assert release.status(copy)["last_release"] == "1.10"
+    made = [m["version"] for m in versions.list_releases(copy)]
+    assert made == ["1.9", "1.10"]
+    assert versions.status(copy)["last_release"] == "1.10"
     # a third release given no time to wait while the lock is held names the holder
-    with release.release_lock(copy / release.RELEASES, "1.11", wait=0):
+    with release.release_lock(copy / versions.RELEASES, "1.11", wait=0):
         third = _release(copy, "1.12", "--wait", "0")
     assert third.returncode == 1 and "Traceback" not in third.stderr
     assert "another release is running (release 1.11 by process" in third.stderr
-    assert [m["version"] for m in release.list_releases(copy)] == ["1.9", "1.10"]
+    assert [m["version"] for m in versions.list_releases(copy)] == ["1.9", "1.10"]
 
 
 # --- downloads: every CSV the built site offers ---------------------------------------------

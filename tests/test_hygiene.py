@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from _site import ROOT
-from review import cache as cache_mod
+from review.pipeline import cache as cache_mod
 
 
 def test_build_leftovers_in_the_checkout_do_not_change_the_environment_fingerprint(
@@ -63,8 +63,8 @@ def test_published_sources_and_pages_hold_no_local_path(site):
 
 def test_local_folders_in_outputs_and_metadata_become_book_names(tmp_path):
     import nbformat
-    from review import params
-    from review.execute import strip_local_paths
+    from review.pipeline import params
+    from review.pipeline.execute import strip_local_paths
 
     page = params.Page("outcome", "cr", None, "Efficacy", {"outcome": "CR"})
     entry, data = tmp_path / "build" / ".cache" / ".tmp-x", tmp_path / "data"
@@ -73,7 +73,7 @@ def test_local_folders_in_outputs_and_metadata_become_book_names(tmp_path):
     code = nbformat.v4.new_code_cell("print(1)  # /kept/in/the/code")
     code.outputs = [
         nbformat.v4.new_output(
-            "stream", name="stderr", text=f"{ROOT}/lib/review/memo.py:3: UserWarning: x\n"
+            "stream", name="stderr", text=f"{ROOT}/lib/review/analysis/memo.py:3: UserWarning: x\n"
         ),
         nbformat.v4.new_output(
             "display_data", data={"text/plain": f"{data}/studies.csv", "image/png": "/tmp/AAAA"}
@@ -82,7 +82,7 @@ def test_local_folders_in_outputs_and_metadata_become_book_names(tmp_path):
     nb.cells = [code]
     strip_local_paths(nb, page, {str(entry): ".", str(data): "data", str(ROOT): "."})
     assert nb.metadata["papermill"]["input_path"] == "chapters/outcome.md"
-    assert code.outputs[0]["text"] == "./lib/review/memo.py:3: UserWarning: x\n"
+    assert code.outputs[0]["text"] == "./lib/review/analysis/memo.py:3: UserWarning: x\n"
     assert code.outputs[1]["data"]["text/plain"] == "data/studies.csv"
     assert code.outputs[1]["data"]["image/png"] == "/tmp/AAAA"  # image data untouched
     assert code.source.endswith("/kept/in/the/code")

@@ -1,4 +1,4 @@
-"""review.identification: the number of studies behind a subgroup from its I² and p, and
+"""review.analysis.identification: the number of studies behind a subgroup from its I² and p, and
 what that implies for the identifications. Each expected value is worked by hand in the
 test's docstring."""
 
@@ -8,7 +8,7 @@ import math
 
 import pandas as pd
 import pytest
-from review import identification as idf
+from review.analysis import identification as idf
 from scipy import stats
 
 ND, RR = idf.ND, idf.RR
@@ -210,9 +210,9 @@ def test_reasoning_names_the_status_and_the_verdict():
 
 def test_studies_id_reasoning_is_current():
     """data/studies.csv holds the generated sentence the current data give (rerun
-    ``python -m review.identification data`` after changing an identification)."""
+    ``python -m review.analysis.identification data`` after changing an identification)."""
     from review import data
-    from review.plan import load_plan
+    from review.data.plan import load_plan
 
     studies = data.load().studies
     expected = idf.reasoning_column(studies, idf.for_review(load_plan()))

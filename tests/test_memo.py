@@ -1,4 +1,5 @@
-"""The results memo pages share (review.memo): reused only while the inputs are the same."""
+"""The results memo pages share (review.analysis.memo): reused only while the inputs are the
+same."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from review import build, grade, memo
-from review.plan import load_plan
+from review.analysis import grade, memo
+from review.data.plan import load_plan
+from review.pipeline import build
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "data_small"
@@ -109,7 +111,7 @@ def test_summary_of_findings_is_the_same_computed_or_read_back(tmp_path, monkeyp
     monkeypatch.setenv(memo.ENV, str(tmp_path / "memo"))
     computed = grade.summary_of_findings(plan, data_dir=FIXTURE)
     # kept (a result the format cannot hold would be computed again, and prove nothing)
-    assert any((tmp_path / "memo").glob("review.grade.outcome_summary-*.json"))
+    assert any((tmp_path / "memo").glob("review.analysis.grade.outcome_summary-*.json"))
     read_back = grade.summary_of_findings(plan, data_dir=FIXTURE)
     pd.testing.assert_frame_equal(computed, direct, check_exact=True)
     pd.testing.assert_frame_equal(read_back, direct, check_exact=True)

@@ -6,8 +6,8 @@ import metaprop as mp
 import numpy as np
 import pandas as pd
 import pytest
-from review import multiverse as mv
-from review.plan import load_plan
+from review.analysis import multiverse as mv
+from review.data.plan import load_plan
 from test_analysis import make_rows
 
 
@@ -278,8 +278,9 @@ def test_spec_curve_draws_data_labels_as_text_within_the_figure():
 def test_paper_studies_choice_keeps_only_the_papers_studies():
     """The source paper's set is a sensitivity analysis: every study added since (for
     example Kayser 2022, which the paper missed though it was public) is left out."""
-    from review import analysis, multiverse
-    from review.plan import load_plan
+    from review import analysis
+    from review.analysis import multiverse
+    from review.data.plan import load_plan
 
     plan = load_plan()
     pool = analysis.rows_for("OR", plan, variants="all", runner_ups=True)

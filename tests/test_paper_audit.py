@@ -1,4 +1,4 @@
-"""review.paper_audit: each check with a case that flags and one that does not."""
+"""review.analysis.paper_audit: each check with a case that flags and one that does not."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from review import identification as idf
-from review import paper_audit as pa
+from review.analysis import identification as idf
+from review.analysis import paper_audit as pa
 from scipy import stats
 
 

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from review import paper_checks as pc
+from review.analysis import paper_checks as pc
 from scipy import stats
 
 
@@ -177,7 +177,7 @@ def test_findings_on_the_papers_numbers():
 
 @pytest.fixture(scope="module")
 def plan():
-    from review.plan import load_plan
+    from review.data.plan import load_plan
 
     return load_plan()
 
@@ -218,7 +218,7 @@ def reported(**kw):
 
 
 def test_match_rows(plan):
-    from review import reproduction as rp
+    from review.analysis import reproduction as rp
 
     rows = paper_rows()
     assert len(rp.match_rows(rows, reported(), plan)) == 5  # the added study is not the paper's
@@ -236,7 +236,7 @@ def test_match_rows(plan):
 
 def test_reproduce_names_the_method_that_fits(plan):
     """A reported number made with raw proportions + DL is reproduced by that candidate."""
-    from review import reproduction as rp
+    from review.analysis import reproduction as rp
 
     rows = paper_rows()
     ev, n = [30, 44, 20, 36, 70], [50, 60, 40, 40, 77]
@@ -261,7 +261,7 @@ def test_reproduce_names_the_method_that_fits(plan):
 
 
 def test_reproduce_survival_pseudo_counts(plan):
-    from review import reproduction as rp
+    from review.analysis import reproduction as rp
     from test_analysis import make_rows
 
     rows = make_rows(

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from review.plan import Plan, PlanError, default_plan_path, load_plan, missing_references
+from review.data.plan import Plan, PlanError, default_plan_path, load_plan, missing_references
 
 
 @pytest.fixture(scope="module")

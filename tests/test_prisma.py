@@ -7,7 +7,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-from review import data, prisma
+from review import data
+from review.book import prisma
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data_small"
 

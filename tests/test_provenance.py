@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from review import data, provenance
+from review import data
+from review.book import provenance
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data_small"
 HOSTILE = "<script>alert(1)</script>"
@@ -226,7 +227,7 @@ def test_numbers_html_shows_variants_flags_and_outcomes_in_words(ds):
 
 
 def test_cohort_overlap_roles_read_in_words(ds):
-    from review import labels
+    from review.data import labels
 
     studies = ds.studies.copy()
     studies.loc[studies.index[:2], "cohort_id"] = "C_shared"

@@ -11,19 +11,21 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from review import book, keyresults, labels, release
-from review.execute import finish_notebook
-from review.params import Page
+from review import book, release
+from review.book import keyresults
+from review.data import formats, labels
+from review.pipeline.execute import finish_notebook
+from review.pipeline.params import Page
 
 SNAKE = re.compile(r"\b[a-z0-9]+_[a-z0-9_]+\b")
 
 
 def test_statistics_never_in_exponent_notation():
-    assert book.fmt_num(7.17e-06) == "0.00000717"
-    assert book.fmt_num(0.041234) == "0.0412"
-    assert book.fmt_num(1.973) == "1.97"
-    assert book.fmt_num(12345.6) == "12,346"
-    assert book.fmt_num(0.0) == "0"
+    assert formats.fmt_num(7.17e-06) == "0.00000717"
+    assert formats.fmt_num(0.041234) == "0.0412"
+    assert formats.fmt_num(1.973) == "1.97"
+    assert formats.fmt_num(12345.6) == "12,346"
+    assert formats.fmt_num(0.0) == "0"
 
 
 def test_reader_table_has_words_not_codes():
@@ -69,18 +71,18 @@ def test_reader_headers_are_kept_as_written():
 
 
 def test_plurals():
-    assert keyresults.plural(1, "study", "studies") == "1 study"
-    assert keyresults.plural(0, "row") == "0 rows"
-    assert keyresults.plural(2, "study", "studies") == "2 studies"
+    assert formats.plural(1, "study", "studies") == "1 study"
+    assert formats.plural(0, "row") == "0 rows"
+    assert formats.plural(2, "study", "studies") == "2 studies"
 
 
 def test_wide_interval_is_explained_and_narrow_one_is_not():
-    assert keyresults.wide_note(0.6, 0.8, 4) == ""
-    note = keyresults.wide_note(0.0, 0.997, 2, "all")
-    assert note.startswith(keyresults.WIDE_MARK)
+    assert formats.wide_note(0.6, 0.8, 4) == ""
+    note = formats.wide_note(0.0, 0.997, 2, "all")
+    assert note.startswith(formats.WIDE_MARK)
     assert "2 studies" in note and "not an error" in note
     assert "newly diagnosed and relapsed" in note
-    assert keyresults.wide_note(float("nan"), 0.9, 2) == ""
+    assert formats.wide_note(float("nan"), 0.9, 2) == ""
 
 
 def test_untagged_code_cells_are_collapsed():
@@ -193,7 +195,7 @@ def test_forest_has_a_phone_layout_with_legible_labels():
     import matplotlib.pyplot as plt
     from PIL import Image
     from review import analysis
-    from review.plan import load_plan
+    from review.data.plan import load_plan
     from test_analysis import make_rows
 
     plan = load_plan()
@@ -243,7 +245,7 @@ def test_top_events_names_the_most_frequent_with_their_evidence():
 
 
 def test_spread_line_gives_range_count_and_primary():
-    from review.plan import load_plan
+    from review.data.plan import load_plan
 
     plan = load_plan()
     frame = pd.DataFrame(

@@ -1,4 +1,4 @@
-"""Recorded dependencies (review.reads): a page runs again exactly when what it read changed.
+"""Recorded dependencies (review.data.reads): a page runs again exactly when what it read changed.
 
 The slow test builds a small fixture book whose pages each read one kind of input (an
 outcome's rows, the study table, every table, the plan, the bibliography, the benchmark
@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 from _site import edit_rows
-from review import build, reads
-from review import cache as cache_mod
+from review.data import reads
+from review.pipeline import build
+from review.pipeline import cache as cache_mod
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "tests" / "fixtures" / "data_small"
@@ -37,7 +38,7 @@ def _record(tmp_path: Path, code: str, data: Path = DATA) -> list[str]:
         REVIEW_BOOK_ROOT=str(tmp_path),
         REVIEW_DATA_DIR=str(data),
     )
-    script = "from review import reads\nreads.start()\n" + textwrap.dedent(code)
+    script = "from review.data import reads\nreads.start()\n" + textwrap.dedent(code)
     proc = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
     )
@@ -237,13 +238,14 @@ PAGES = {
     "studies": "from review import data\nprint(data.load().studies.to_csv())",
     "tables": "import hashlib\nfrom review import data\nds = data.load()\n"
     "print([hashlib.sha256(getattr(ds, t).to_csv().encode()).hexdigest() for t in data.TABLES])",
-    "plan": "import json\nfrom review import release\nfrom review.plan import load_plan\n"
-    "plan = load_plan(release.default_root() / 'analysis_plan.yaml')\n"
+    "plan": "import json\nfrom review.data import versions\n"
+    "from review.data.plan import load_plan\n"
+    "plan = load_plan(versions.default_root() / 'analysis_plan.yaml')\n"
     "print(json.dumps(plan.raw, sort_keys=True, default=str))",
-    "bib": "from review import release\n"
-    "print((release.default_root() / 'references.bib').read_text(encoding='utf-8'))",
-    "bench": "from review import reads, release\n"
-    "print(reads.optional_text(release.default_root() / 'benchmarks' / 'results.md'))",
+    "bib": "from review.data import versions\n"
+    "print((versions.default_root() / 'references.bib').read_text(encoding='utf-8'))",
+    "bench": "from review.data import reads, versions\n"
+    "print(reads.optional_text(versions.default_root() / 'benchmarks' / 'results.md'))",
     "constant": "print(6 * 7)",
 }
 
@@ -344,7 +346,7 @@ def test_incremental_build_reruns_every_page_a_cold_build_gives_differently(tmp_
 def test_installed_packages_are_no_recorded_input(tmp_path):
     """A virtual environment inside the book: what its packages hold is in every base key
     (the environment fingerprint), so the files a kernel opens there are not recorded."""
-    from review import build
+    from review.pipeline import build
 
     opts = build.Options(root=Path(sys.prefix).parent, data_dir=tmp_path, out=tmp_path / "out")
     inputs = build.page_inputs(opts)

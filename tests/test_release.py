@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from review import cache as cache_mod
 from review import release
+from review.data import hashes, versions
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "data_small"
@@ -39,11 +39,11 @@ def _write(path: Path, fields: list[str], rows: list[dict]) -> None:
 
 
 def test_status_before_any_release(data):
-    info = release.status(data)
+    info = versions.status(data)
     assert info["version"] == "unreleased"
     assert info["last_release"] == "none"
-    assert info["data_hash"] == release.data_hash(data)
-    assert len(info["data_hash"]) == release.SHORT_HASH
+    assert info["data_hash"] == versions.data_hash(data)
+    assert len(info["data_hash"]) == versions.SHORT_HASH
     # the latest date in the data, and the latest screening date as the last search
     _, screening = _rows(data / "screening.csv")
     assert info["search_date"] == max(r["date"] for r in screening if r["date"])
@@ -51,14 +51,14 @@ def test_status_before_any_release(data):
 
 def test_release_snapshots_tables_and_pooled_results(data):
     target = release.make_release("1.0", data, ROOT, today=DAY)
-    manifest = json.loads((target / release.MANIFEST).read_text())
+    manifest = json.loads((target / versions.MANIFEST).read_text())
     assert manifest["version"] == "1.0"
     assert manifest["date"] == DAY.isoformat()
-    assert manifest["data_hash"] == release.data_hash(data, short=False)
-    for table in release.data_tables(data):
+    assert manifest["data_hash"] == versions.data_hash(data, short=False)
+    for table in versions.data_tables(data):
         copy = target / release.TABLES / table.name
         assert copy.read_bytes() == table.read_bytes()
-        assert manifest["files"][f"{release.TABLES}/{table.name}"] == cache_mod.sha256_file(copy)
+        assert manifest["files"][f"{release.TABLES}/{table.name}"] == hashes.sha256_file(copy)
     pooled = pd.read_csv(target / release.POOLED)
     expected = release.pooled_results(data, ROOT)
     # outcomes with no study keep their row, with no estimate (NaN on both sides)
@@ -77,7 +77,7 @@ def test_release_snapshots_tables_and_pooled_results(data):
         "no evidence",
     }
     # the release does not change the data hash, and the version is now the release's
-    assert release.status(data)["version"] == "1.0"
+    assert versions.status(data)["version"] == "1.0"
 
 
 def test_release_never_overwrites_and_checks_the_version(data):
@@ -97,7 +97,7 @@ def test_failed_release_leaves_nothing(data, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
     with pytest.raises(RuntimeError):
         release.make_release("1.0", data, ROOT, today=DAY)
-    assert list((data / release.RELEASES).iterdir()) == []
+    assert list((data / versions.RELEASES).iterdir()) == []
 
 
 def test_changed_data_shows_as_unreleased_changes(data):
@@ -105,7 +105,7 @@ def test_changed_data_shows_as_unreleased_changes(data):
     fields, rows = _rows(data / "studies.csv")
     rows[0]["year"] = str(int(rows[0]["year"]) + 1)
     _write(data / "studies.csv", fields, rows)
-    assert release.status(data)["version"] == "1.0 + unreleased changes"
+    assert versions.status(data)["version"] == "1.0 + unreleased changes"
 
 
 def test_table_changes_lists_added_removed_and_corrected_fields(tmp_path, data):
@@ -183,7 +183,7 @@ def test_release_command_validates_then_snapshots(data, capsys):
 
     assert cli.main(["release", "2.0", "--data", str(data)]) == 0
     assert "Release 2.0 written" in capsys.readouterr().out
-    assert (data / release.RELEASES / "2.0" / release.MANIFEST).is_file()
+    assert (data / versions.RELEASES / "2.0" / versions.MANIFEST).is_file()
     assert cli.main(["release", "2.0", "--data", str(data)]) == 1
     assert "exists already" in capsys.readouterr().err
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from review import release
+from review.data import versions
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "data_small"
@@ -43,7 +44,7 @@ def test_bad_versions_are_refused_with_a_message(data, version, message):
         release.make_release(version, data, ROOT, today=DAY)
     assert message in str(info.value)
     assert len(str(info.value)) < 300
-    assert not (data / release.RELEASES).exists() or not any((data / release.RELEASES).iterdir())
+    assert not (data / versions.RELEASES).exists() or not any((data / versions.RELEASES).iterdir())
 
 
 def test_release_command_with_a_300_character_version_fails_cleanly(data, capsys):
@@ -57,21 +58,21 @@ def test_release_command_with_a_300_character_version_fails_cleanly(data, capsys
 def test_versions_are_ordered_as_versions(data):
     release.make_release("1.9", data, ROOT, today=DAY)
     release.make_release("1.10", data, ROOT, today=DAY)
-    assert [m["version"] for m in release.list_releases(data)] == ["1.9", "1.10"]
-    assert release.status(data)["version"] == "1.10"
-    assert release.status(data)["last_release"] == "1.10"
+    assert [m["version"] for m in versions.list_releases(data)] == ["1.9", "1.10"]
+    assert versions.status(data)["version"] == "1.10"
+    assert versions.status(data)["last_release"] == "1.10"
     with pytest.raises(release.ReleaseError, match="would not come after the last release 1.10"):
         release.make_release("1.2", data, ROOT, today=DAY)
 
 
 def test_a_folder_being_written_is_not_a_release(data):
     release.make_release("1.0", data, ROOT, today=DAY)
-    half = data / release.RELEASES / ".tmp-crashed"
-    shutil.copytree(data / release.RELEASES / "1.0", half)
-    (half / release.MANIFEST).write_text(
-        (half / release.MANIFEST).read_text().replace('"1.0"', '"9.0"')
+    half = data / versions.RELEASES / ".tmp-crashed"
+    shutil.copytree(data / versions.RELEASES / "1.0", half)
+    (half / versions.MANIFEST).write_text(
+        (half / versions.MANIFEST).read_text().replace('"1.0"', '"9.0"')
     )
-    assert [m["version"] for m in release.list_releases(data)] == ["1.0"]
+    assert [m["version"] for m in versions.list_releases(data)] == ["1.0"]
     release.make_release("1.1", data, ROOT, today=DAY)  # and the next release clears it
     assert not half.exists()
 
@@ -83,13 +84,13 @@ def test_a_release_interrupted_while_writing_leaves_nothing(data, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", boom)
     with pytest.raises(KeyboardInterrupt):
         release.make_release("1.0", data, ROOT, today=DAY)
-    assert list((data / release.RELEASES).iterdir()) == []  # no folder, no lock
+    assert list((data / versions.RELEASES).iterdir()) == []  # no folder, no lock
     monkeypatch.undo()
     assert release.make_release("1.0", data, ROOT, today=DAY).is_dir()
 
 
 def test_a_second_release_gives_up_with_the_holder_named(data):
-    with release.release_lock(data / release.RELEASES, "1.0", wait=0) as lock:
+    with release.release_lock(data / versions.RELEASES, "1.0", wait=0) as lock:
         start = time.monotonic()
         with pytest.raises(release.ReleaseError) as info:
             release.make_release("1.1", data, ROOT, today=DAY, wait=0.5)
@@ -102,7 +103,7 @@ def test_a_second_release_gives_up_with_the_holder_named(data):
 
 def test_a_second_release_waits_then_runs(data):
     said: list[str] = []
-    folder = data / release.RELEASES
+    folder = data / versions.RELEASES
     held = threading.Event()
 
     def first():
@@ -141,5 +142,5 @@ def test_two_releases_of_one_version_at_once(data):
     made = [v for v in outcome.values() if isinstance(v, Path)]
     assert len(made) == 1 and len(errors) == 1, outcome
     assert "release 1.0 exists already" in str(errors[0])
-    assert [m["version"] for m in release.list_releases(data)] == ["1.0"]
-    assert sorted(p.name for p in (data / release.RELEASES).iterdir()) == ["1.0"]
+    assert [m["version"] for m in versions.list_releases(data)] == ["1.0"]
+    assert sorted(p.name for p in (data / versions.RELEASES).iterdir()) == ["1.0"]

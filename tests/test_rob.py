@@ -1,4 +1,4 @@
-"""Risk of bias (review.rob): the plan's tool, the review's judgements, GRADE's share.
+"""Risk of bias (review.analysis.rob): the plan's tool, the review's judgements, GRADE's share.
 
 Rules tested: every study that feeds an analysis is judged on every domain of the plan's
 tool, each judgement with its reason, the report's words and where they are; the overall
@@ -16,8 +16,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
-from review import data, rob
-from review.plan import load_plan
+from review import data
+from review.analysis import rob
+from review.data.plan import load_plan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data_small"
 HEADER = "study_id,domain,judgement,reason,quote,source,source_url,assessor,date_assessed\n"

@@ -1,7 +1,7 @@
-"""The plan's row rules (``review.row_rules``): every rule has a row that breaks it and a row
+"""The plan's row rules (``review.data.row_rules``): every rule has a row that breaks it and a row
 that the plan excepts, on small tables written here; the real ``data/`` obeys them all.
 
-The tables are outcome rows as ``review.validate`` reads them (every cell text, blank ``""``).
+The tables are outcome rows as ``review.data.validate`` reads them (every cell text, blank ``""``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from review import row_rules, validate
-from review.plan import default_plan_path, load_plan
+from review.book import row_changes
+from review.data import row_rules, validate
+from review.data.plan import default_plan_path, load_plan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data_small"
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -359,7 +360,7 @@ def test_every_exception_has_a_reason_and_a_known_rule():
 
 
 def test_exceptions_table_speaks_words():
-    t = row_rules.exceptions_table(data_dir=DATA)
+    t = row_changes.exceptions_table(data_dir=DATA)
     assert list(t.columns) == ["Study", "Outcome", "Result kept", "Rule", "Reason"]
     assert len(t) == len(row_rules.exceptions(load_plan()))
     assert not t.isna().any().any()
@@ -370,7 +371,7 @@ def test_exceptions_table_speaks_words():
 
 def test_change_log_puts_every_logged_change_in_words():
     log = pd.read_csv(DATA / "changes.csv", dtype=str, keep_default_na=False)
-    t = row_rules.change_log(DATA)
+    t = row_changes.change_log(DATA)
     assert list(t.columns) == ["Date", "Study", "Outcome", "Result", "Change", "Rule", "Reason"]
     assert len(t) == len(log) > 0
     assert not t.isna().any().any()
@@ -380,4 +381,4 @@ def test_change_log_puts_every_logged_change_in_words():
 
 
 def test_change_log_of_a_folder_without_one_is_empty():
-    assert row_rules.change_log(FIXTURE).empty
+    assert row_changes.change_log(FIXTURE).empty

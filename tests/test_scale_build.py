@@ -4,7 +4,7 @@ is refused with a message that says the limit.
 Measured (benchmarks/scale_build.py, recorded in ``guards.BUILD_LIMIT_SOURCE``): a cold build
 of ten times today's data takes far more than twice a cold build of today's, so the build
 refuses it at validation, before any page runs, with the limit
-(``review.guards.MAX_BUILD_ROWS``) in the message. This test builds, in one session and one
+(``review.data.guards.MAX_BUILD_ROWS``) in the message. This test builds, in one session and one
 after the other: the 10x copy (refused), a cold build of today's data and a cold build of
 the largest multiple of today's data within the limit, which must take at most twice as
 long. Timings are wall-clock seconds of ``python -m review build``, each into a new build
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from _site import run_build
-from review import guards
-from review.plan import PLAN_FILE, plan_path_for
+from review.data import guards
+from review.data.plan import PLAN_FILE, plan_path_for
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from review import screen, validate
+from review.data import screen, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPORTS = Path(__file__).parent / "fixtures" / "search"

@@ -1,8 +1,8 @@
-"""The book's Sphinx extension (``review.sphinx_site``): each inline script written once.
+"""The book's Sphinx extension (``review.pipeline.sphinx_site``): each inline script written once.
 
 A one-page Sphinx project whose own extension adds an inline script the way sphinx-thebe
 does (in ``env-before-read-docs``, after the HTML builder is set up): Sphinx writes it
-twice; with ``review.sphinx_site`` it is there once, and the page's other scripts stay.
+twice; with ``review.pipeline.sphinx_site`` it is there once, and the page's other scripts stay.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from review.sphinx_site import unique_scripts
+from review.pipeline.sphinx_site import unique_scripts
 
 SCRIPT = 'const LATE_INLINE = "x"'
 LATE_EXTENSION = f"""
@@ -48,12 +48,12 @@ def _build(tmp_path: Path, extensions: list[str]) -> str:
 
 def test_late_inline_script_is_doubled_without_the_extension(tmp_path):
     """The Sphinx behaviour the extension exists for (if this fails, Sphinx fixed it and
-    ``review.sphinx_site`` can go)."""
+    ``review.pipeline.sphinx_site`` can go)."""
     assert _build(tmp_path, ["late_inline"]).count(SCRIPT) == 2
 
 
 def test_extension_writes_each_inline_script_once(tmp_path):
-    html = _build(tmp_path, ["late_inline", "review.sphinx_site"])
+    html = _build(tmp_path, ["late_inline", "review.pipeline.sphinx_site"])
     assert html.count(SCRIPT) == 1
     assert html.count("_static/late.js") == 1
     assert "_static/doctools.js" in html

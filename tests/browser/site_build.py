@@ -63,7 +63,7 @@ def run_build(
 
 def toc_pages(root: Path = REPO) -> list[str]:
     """HTML path (relative to the site) of every page in the expanded table of contents."""
-    from review import params
+    from review.pipeline import params
 
     toc = params.expand_toc(root, params.load_pages(root))
     docs = [toc["root"]]
@@ -74,7 +74,7 @@ def toc_pages(root: Path = REPO) -> list[str]:
 
 def outcome_pages(root: Path = REPO) -> dict[str, str]:
     """HTML path -> outcome code, for every page run with an ``outcome`` parameter."""
-    from review import params
+    from review.pipeline import params
 
     return {
         f"{page.docname}.html": page.parameters["outcome"]

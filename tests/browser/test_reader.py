@@ -218,7 +218,8 @@ def _edit_one_row(data_dir: Path) -> str:
 def test_what_changed_counts_only_results_that_moved(browser, built, tmp_path):
     """Release the fixture, change one row, rebuild: every moved result is of that outcome,
     and the count in the prose is the number of rows in the table of moved results."""
-    from review import labels, release
+    from review import release
+    from review.data import labels
 
     data = tmp_path / "data"
     shutil.copytree(built.data.data_dir, data)

@@ -298,7 +298,7 @@ def test_pooled_numbers_equal_metaprop(browser, server, built, monkeypatch, page
     (tests/test_book_metafor.py checks the same numbers against metafor itself.)
     """
     from review import analysis, book
-    from review.plan import load_plan
+    from review.data.plan import load_plan
 
     monkeypatch.setenv("REVIEW_DATA_DIR", str(built.data.data_dir))
     outcome = POOLED_PAGES[page]
