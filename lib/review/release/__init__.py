@@ -42,6 +42,7 @@ from packaging.version import InvalidVersion, Version
 from review import analysis, data
 from review.analysis import grade, memo
 from review.data import hashes, labels, versions
+from review.data.formats import plural
 from review.data.plan import load_plan
 
 POOLED = "pooled.csv"
@@ -500,9 +501,6 @@ class Diff:
         interval, as the book shows them; each named when there are few) and which
         certainty ratings changed.
         """
-
-        def plural(n: int, one: str, many: str) -> str:
-            return f"{n:,} {one if n == 1 else many}"
 
         def names(keys, most: int = 8) -> str:
             keys = list(keys)
