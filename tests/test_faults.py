@@ -633,6 +633,56 @@ def test_sigkill_of_the_build_leaves_nothing_the_next_build_keeps(tiny_work, tmp
     assert _published(out) != before
 
 
+# The build killed outright between writing one of its small JSON files (NAME) and renaming
+# it into place: the half file stays behind.
+KILL_IN_JSON_RENAME = """
+import os, signal, sys
+from review import cli
+
+replace = os.replace
+
+def replace_or_die(src, dst, *args, **kwargs):
+    if os.path.basename(dst) == NAME:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return replace(src, dst, *args, **kwargs)
+
+os.replace = replace_or_die
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("name", [".timings.json", ".site.json"])
+def test_sigkill_between_a_json_write_and_its_rename(tiny_work, tmp_path, name):
+    """``kill -9`` of the build after it wrote one of its JSON records (the pages' times, or
+    the record of the site it has just published) and before the rename: the next build
+    removes the half file, runs no page (the killed build kept them), publishes, and leaves
+    nothing behind; the one after finds nothing to do."""
+    book, data, out = tiny_work
+    logs = tmp_path / "logs"
+    script = KILL_IN_JSON_RENAME.replace("NAME", repr(name))
+    proc = _start(book, data, out, _env(tmp_path), logs, script)
+    try:
+        _, stderr = _finish(proc, logs, BOUND)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL, stderr
+    assert list(out.glob(f"{name}.*")) == [out / f"{name}.{proc.pid}"], "no half file"
+
+    env = _env(tmp_path)
+    again = subprocess.run(
+        _command(book, data, out), env=env, capture_output=True, text=True, timeout=600
+    )
+    _assert_ok(again)
+    assert "  run " not in again.stdout and "Site published" in again.stdout, again.stdout
+    assert _leftovers(tmp_path, out) == [], "temporary files left after the next build"
+    last = subprocess.run(
+        _command(book, data, out), env=env, capture_output=True, text=True, timeout=600
+    )
+    _assert_ok(last)
+    assert "  run " not in last.stdout and "Site unchanged" in last.stdout, last.stdout
+
+
 def test_orphaned_input_folders_of_ended_builds_only_are_removed(tmp_path):
     """A page's temporary folder is removed by a later build only when the build that made
     it has ended: not that of a running build, nor a folder of another program."""

@@ -682,3 +682,18 @@ def test_certainty_of_each_outcome_as_worked_by_hand():
             tuple(changes[d] for d in g.DOMAINS),
         )
     assert got == EXPECTED
+
+
+def test_study_context_judges_with_the_plan_it_is_given(monkeypatch):
+    """Regression: ``study_context(code, plan)`` judged risk of bias with the repository's
+    plan file (read again for every study), not the plan it was given."""
+    from review.analysis import rob
+
+    plan = Plan(yaml.safe_load(default_plan_path().read_text(encoding="utf-8")))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("study_context read the plan file instead of its plan")
+
+    monkeypatch.setattr(rob, "load_plan", refuse)
+    ctx = g.study_context("CR", plan)
+    assert ctx["rob_overall"].notna().any()

@@ -308,3 +308,31 @@ def test_reader_tables_with_a_domain_nobody_judged(tmp_path):
     ax = rob.traffic_light(data_dir=ddir)
     assert len(ax.collections) == 2  # selection and overall
     plt.close(ax.figure)
+
+
+def _counting_load_plan(monkeypatch) -> list[int]:
+    """Count the calls of rob's ``load_plan`` (each parses the plan's YAML again)."""
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return load_plan(*args, **kwargs)
+
+    monkeypatch.setattr(rob, "load_plan", counted)
+    return calls
+
+
+def test_overall_without_a_plan_reads_the_plan_once(monkeypatch):
+    """Regression: ``overall()`` with the default plan parsed the YAML again for each
+    study and each lookup (486 parses, two minutes, in one summary of findings)."""
+    calls = _counting_load_plan(monkeypatch)
+    table = rob.overall()
+    assert len(table) > 1
+    assert len(calls) == 1
+
+
+def test_overall_and_judgements_with_a_plan_never_read_the_file(monkeypatch, plan):
+    calls = _counting_load_plan(monkeypatch)
+    rob.overall(plan=plan)
+    rob.judgements(plan=plan)
+    assert calls == []

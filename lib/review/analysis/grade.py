@@ -727,12 +727,12 @@ def study_context(code: str, plan: Plan, *, data_dir=None) -> pd.DataFrame:
     ctx["missing_outcome"] = ctx["study_id"].isin(
         ds.missing.loc[ds.missing["outcome"] == code, "study_id"]
     )
-    judged = rob.overall(ctx["study_id"], data_dir=data_dir).set_index("study_id")
+    judged = rob.overall(ctx["study_id"], data_dir=data_dir, plan=plan).set_index("study_id")
     ctx["rob_overall"] = ctx["study_id"].map(judged["overall"])
     # A high judgement of the reporting domain says the report is not a full publication,
     # which the non-full-report concern already counts: it makes a study of concern, not
     # one at high risk (one concern is not counted for two levels).
-    domains = rob.judgements(data_dir=data_dir)
+    domains = rob.judgements(data_dir=data_dir, plan=plan)
     high = domains[(domains["judgement"] == "high") & (domains["domain"] != "reporting")]
     ctx["rob_high"] = ctx["study_id"].isin(high["study_id"])
     return ctx.reset_index(drop=True)

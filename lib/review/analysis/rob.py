@@ -61,8 +61,13 @@ SYMBOLS = {"low": "+", "unclear": "?", "high": "×"}
 OVERALL = "overall"
 
 
+def _plan(plan: Plan | Mapping | None) -> Plan | Mapping:
+    """The plan given, or the repository's (parsed here: callers resolve it once)."""
+    return load_plan() if plan is None else plan
+
+
 def _section(plan: Plan | Mapping | None) -> Mapping:
-    plan = load_plan() if plan is None else plan
+    plan = _plan(plan)
     raw = plan.raw if isinstance(plan, Plan) else plan
     try:
         return raw["risk_of_bias"]
@@ -113,6 +118,7 @@ def judgements(
         (the reader label of the study), ``domain``, ``domain_label``, ``judgement``,
         ``judgement_label``, ``reason``, ``quote``, ``source``, ``source_url``.
     """
+    plan = _plan(plan)
     ds = data.load(data_dir)
     doms, levels = domains(plan), judgement_levels(plan)
     rob = ds.risk_of_bias.copy()
@@ -159,6 +165,7 @@ def overall(
     lists the judgements from least to most concern and the overall one is the last
     reached by any domain.
     """
+    plan = _plan(plan)
     table = judgements(study_ids, data_dir=data_dir, plan=plan)
     levels = judgement_levels(plan)
     rank = {code: i for i, code in enumerate(levels)}
@@ -236,6 +243,7 @@ def concern_share(
         If a row has no patient count anywhere (not in ``n``, ``fallback`` or the study
         table).
     """
+    plan = _plan(plan)
     if study not in rows.columns:
         raise KeyError(f"rows have no study column {study!r}")
     if rows.empty:
@@ -267,7 +275,8 @@ def concern_by_outcome(
         Strata without rows are left out. These are the primary rows before the plan's row
         rules, so a summary-of-findings row may hold fewer studies.
     """
-    raw = (load_plan() if plan is None else plan).raw
+    plan = _plan(plan)
+    raw = plan.raw
     codes = list(outcomes) if outcomes is not None else raw["summary_of_findings"]["outcomes"]
     ds = data.load(data_dir)
     d = ds.dictionary
@@ -321,6 +330,7 @@ def wide_table(
     study_ids: Iterable[str] | None = None, *, data_dir=None, plan: Plan | None = None
 ) -> pd.DataFrame:
     """One row per study, one column per domain and the overall judgement, in words."""
+    plan = _plan(plan)
     table = judgements(study_ids, data_dir=data_dir, plan=plan)
     doms = domains(plan)
     wide = table.pivot(index="study_id", columns="domain", values="judgement_label")
@@ -352,6 +362,7 @@ def reasons_table(
     study_ids: Iterable[str] | None = None, *, data_dir=None, plan: Plan | None = None
 ) -> pd.DataFrame:
     """Every judgement in words, with its reason, the report's words and where they are."""
+    plan = _plan(plan)
     t = judgements(study_ids, data_dir=data_dir, plan=plan)
     return pd.DataFrame(
         {
@@ -388,6 +399,7 @@ def summary(
         Index: domain labels then "Overall"; columns: judgement labels, least concern
         first; rows sum to 1.
     """
+    plan = _plan(plan)
     if weight not in ("studies", "patients"):
         raise ValueError("weight must be 'studies' or 'patients'")
     table = judgements(study_ids, data_dir=data_dir, plan=plan)
@@ -428,6 +440,7 @@ def headline(*, data_dir=None, plan: Plan | None = None) -> dict[str, object]:
         of patients, by ``n_enrolled``, in studies of concern); ``top_domain`` (label of
         the domain most often judged high concern) and ``n_top_domain`` (how many studies).
     """
+    plan = _plan(plan)
     over = overall(data_dir=data_dir, plan=plan)
     out: dict[str, object] = {"n_studies": len(over)}
     for code in judgement_levels(plan):
@@ -530,6 +543,7 @@ def traffic_light(
     matplotlib.axes.Axes
     """
     # lazy: pyplot takes about 1.5 s to import; only the figure functions need it
+    plan = _plan(plan)
     import matplotlib.pyplot as plt
 
     table = judgements(study_ids, data_dir=data_dir, plan=plan)
@@ -611,6 +625,7 @@ def summary_bars(
     matplotlib.axes.Axes
     """
     # lazy: pyplot takes about 1.5 s to import; only the figure functions need it
+    plan = _plan(plan)
     import matplotlib.pyplot as plt
 
     share = summary(weight, study_ids, data_dir=data_dir, plan=plan)

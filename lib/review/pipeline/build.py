@@ -352,10 +352,22 @@ def _read_timings(path: Path) -> dict[str, float]:
 
 
 def _write_json(path: Path, value) -> None:
-    """Write ``value`` as JSON in one rename, so a reader never sees half a file."""
+    """Write ``value`` as JSON in one rename, so a reader never sees half a file (a build
+    killed between the write and the rename leaves ``.<name>.<pid>``: see
+    :func:`_clear_leftovers`)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(json.dumps(value, indent=1, sort_keys=True))
     os.replace(tmp, path)
+
+
+def _clear_leftovers(out: Path, store: cache_mod.Cache) -> None:
+    """Remove what a build killed outright left in ``out`` and the temporary folder: half
+    cache entries, its kernels' input folders and JSON files half way to their rename. The
+    caller holds the folder's build lock, so no running build owns any of them."""
+    store.clean_temporary()
+    remove_orphaned_inputs()
+    for stray in out.glob(".*.json.*"):
+        stray.unlink(missing_ok=True)
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
@@ -503,19 +515,21 @@ def _published(out: Path) -> dict | None:
     return info
 
 
-def run(opts: Options) -> None:
-    """Build the book; raise BuildError on failure (the published site is then untouched)."""
-    opts.out.mkdir(parents=True, exist_ok=True)
-    with open(opts.out / ".lock", "w") as lock:
-        try:  # one build at a time per build folder
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """One build at a time per build folder (else BuildError)."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as lock:
+        try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BuildError(f"another build is running in {opts.out}") from None
-        _run_locked(opts)
+            raise BuildError(f"another build is running in {out}") from None
+        yield
 
 
-def _run_locked(opts: Options) -> None:
-    with contextlib.ExitStack() as stack:
+def run(opts: Options) -> None:
+    """Build the book; raise BuildError on failure (the published site is then untouched)."""
+    with _locked(opts.out), contextlib.ExitStack() as stack:
         _build(opts, stack)
 
 
@@ -544,8 +558,7 @@ def _build(opts: Options, stack: contextlib.ExitStack) -> None:
     if leftovers:
         stack.enter_context(ThreadPoolExecutor(max_workers=1)).submit(site.remove, leftovers)
     store = cache_mod.Cache(out / ".cache")
-    store.clean_temporary()
-    remove_orphaned_inputs()  # what a build that was killed outright left
+    _clear_leftovers(out, store)
     memo_dir = _memo_folder(out / MEMO, cache_mod.make_key(common))
     entries, keys, todo = find_entries(store, pages, bases, inputs)
 
@@ -671,15 +684,13 @@ def execute_stale(opts: Options) -> tuple[dict[str, Path], set[str]]:
     The first half of :func:`run`, for tests and benchmarks of the cache (the data are not
     validated here). Returns the cache entry of every page and the names of those that ran.
     """
-    opts.out.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:
+    with _locked(opts.out), contextlib.ExitStack() as stack:
         common = common_parts()
         pages = params_mod.load_pages(opts.root)
         bases = base_keys(opts, pages, common)
         inputs = page_inputs(opts)
         store = cache_mod.Cache(opts.out / ".cache")
-        store.clean_temporary()
-        remove_orphaned_inputs()
+        _clear_leftovers(opts.out, store)
         memo_dir = _memo_folder(opts.out / MEMO, cache_mod.make_key(common))
         entries, keys, todo = find_entries(store, pages, bases, inputs)
         _run_all(opts, todo, store, stack, len(pages), memo_dir, inputs, keys)
