@@ -9,7 +9,7 @@ without it.
 Run from the repository root::
 
     .venv/bin/python benchmarks/build_bench.py [--data data] [--root .] [--outcome CR]
-                                               [--runs N] [--json FILE]
+                                               [--runs N] [--json FILE] [--append FILE]
 
 With ``--runs N`` the three builds are repeated N times and the medians are reported (each
 ratio is the median of the per-run ratios, each run's cold and incremental builds measured
@@ -103,7 +103,19 @@ def one_run(args: argparse.Namespace) -> dict:
         "phases_one_outcome": phases(log),
         "load_before": load_before,
         "load_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": commit(args.root),
     }
+
+
+def commit(root: Path) -> str | None:
+    """The commit the book sources are at, with ``+changes`` when the tree differs from it."""
+    git = ["git", "-C", str(root)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if head.returncode != 0:
+        return None
+    dirty = subprocess.run([*git, "diff", "--quiet", "HEAD"], capture_output=True).returncode
+    return head.stdout.strip() + ("+changes" if dirty else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,11 +125,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outcome", default="CR", help="outcome whose rows are changed")
     parser.add_argument("--runs", type=int, default=1, help="repeat the three builds (medians)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--append", type=Path, help="also add each run as a line to this JSON-lines file"
+    )
     args = parser.parse_args(argv)
 
     runs = []
     for number in range(1, args.runs + 1):
         runs.append(one_run(args))
+        if args.append:
+            with open(args.append, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(runs[-1]) + "\n")
         print(
             f"run {number}/{args.runs}: cold {runs[-1]['cold_s']} s, no change "
             f"{runs[-1]['nochange_s']} s, one outcome {runs[-1]['one_outcome_s']} s "

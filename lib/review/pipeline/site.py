@@ -23,7 +23,6 @@ import subprocess
 import sys
 import threading
 import time
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from pygments.styles import get_all_styles
@@ -144,40 +143,9 @@ def _preload() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
-    _register_pybtex_plugins()
     # the theme lists pygments' styles when it writes its CSS: pygments reads every
     # package's entry points for that once per process (a fifth of a second), now
-
     list(get_all_styles())
-
-
-# The pybtex plugin groups sphinxcontrib-bibtex looks plugins up in.
-PYBTEX_GROUPS = (
-    "pybtex.backends",
-    "pybtex.database.input",
-    "pybtex.style.formatting",
-    "pybtex.style.labels",
-    "pybtex.style.names",
-    "pybtex.style.sorting",
-)
-
-
-def _register_pybtex_plugins() -> None:
-    """Register pybtex's installed plugins as run-time plugins, the same classes.
-
-    pybtex finds a plugin by scanning every installed package's entry points, on each
-    lookup, and sphinxcontrib-bibtex looks one up for every citation it resolves (15 ms
-    each, a third of a second per render here); a run-time plugin is found in a dict.
-    """
-
-    try:
-        # lazy: only a render needs pybtex (about 0.1 s)
-        from pybtex.plugin import register_plugin
-    except ImportError:
-        return
-    for group in PYBTEX_GROUPS:
-        for point in entry_points(group=group):
-            register_plugin(group, point.name, point.load(), force=True)
 
 
 def _render(src: str, out: str, doctrees: str) -> int:
