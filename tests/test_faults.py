@@ -667,7 +667,7 @@ def test_sigkill_between_a_json_write_and_its_rename(tiny_work, tmp_path, name):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == -signal.SIGKILL, stderr
-    assert list(out.glob(f"{name}.*")) == [out / f"{name}.{proc.pid}"], "no half file"
+    assert list(out.glob(f".{name}.*")) == [out / f".{name}.{proc.pid}"], "no half file"
 
     env = _env(tmp_path)
     again = subprocess.run(
