@@ -543,9 +543,9 @@ def traffic_light(
     matplotlib.axes.Axes
     """
     # lazy: pyplot takes about 1.5 s to import; only the figure functions need it
-    plan = _plan(plan)
     import matplotlib.pyplot as plt
 
+    plan = _plan(plan)
     table = judgements(study_ids, data_dir=data_dir, plan=plan)
     over = overall(study_ids, data_dir=data_dir, plan=plan)
     over = over[over["assessed"]]
@@ -625,9 +625,9 @@ def summary_bars(
     matplotlib.axes.Axes
     """
     # lazy: pyplot takes about 1.5 s to import; only the figure functions need it
-    plan = _plan(plan)
     import matplotlib.pyplot as plt
 
+    plan = _plan(plan)
     share = summary(weight, study_ids, data_dir=data_dir, plan=plan)
     if ax is None:
         _, ax = plt.subplots(figsize=(5.0, 1.4 + 0.45 * len(share)))
