@@ -946,13 +946,12 @@ def checks_table(
     inconsistent, not checkable): a table of every check rather than of the findings alone.
     """
     words = outcome_words or (lambda s: s)
+    column, names = ("Check", CHECK_QUESTIONS) if with_result else ("Finding", CHECK_WORDS)
     table = pd.DataFrame(
         {
             "Outcome": checks["outcome"].map(words),
             "Subgroup": checks["subgroup"],
-            "Check" if with_result else "Finding": checks["check"].map(
-                lambda c: (CHECK_QUESTIONS if with_result else CHECK_WORDS).get(c, c)
-            ),
+            column: checks["check"].map(lambda c: names.get(c, c)),
             "Detail": checks["detail"],
         }
     )
